@@ -1,0 +1,120 @@
+"""Tensor factories: `tensor`, `from_numpy`, `zeros`, `ones`, `full`, `randn`, `rand`, `arange`, `*_like`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ttrain.autograd.ops.shape import shape_arg
+from ttrain.autograd.tensor import Tensor
+from ttrain.random import Generator, resolve
+
+
+def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._wrap(array, False)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _float(dtype: Any) -> np.dtype:
+    return np.dtype(np.float32 if dtype is None else dtype)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor copying `data`; Python floats become float32, ints int64, arrays keep their dtype."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with `array`, keeping its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, not {type(array).__name__}")
+    return Tensor._wrap(array, False)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros."""
+    return _make(np.zeros(shape_arg(size), dtype=_float(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return _make(np.ones(shape_arg(size), dtype=_float(dtype)), requires_grad)
+
+
+def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with `fill_value` (float32 unless `dtype` says otherwise)."""
+    if dtype is None:
+        dtype = np.int64 if isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool) else np.float32
+    return _make(np.full(tuple(size) if not isinstance(size, int) else (size,), fill_value, dtype=dtype), requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from `generator` (the global stream by default)."""
+    dt = _float(dtype)
+    return _make(resolve(generator).standard_normal(shape_arg(size), dtype=dt), requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) from `generator` (the global stream by default)."""
+    dt = _float(dtype)
+    return _make(resolve(generator).random(shape_arg(size), dtype=dt), requires_grad)
+
+
+def randint(low: int, high: int, size: Any, generator: Generator | None = None) -> Tensor:
+    """Integers in [low, high) (int64)."""
+    return Tensor._wrap(resolve(generator).integers(low, high, size=tuple(size), dtype=np.int64), False)
+
+
+def randperm(n: int, generator: Generator | None = None) -> Tensor:
+    """A random permutation of 0..n-1 (int64)."""
+    return Tensor._wrap(resolve(generator).permutation(n).astype(np.int64), False)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        all_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if all_int else np.float32
+    return _make(np.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end inclusive."""
+    return _make(np.linspace(start, end, steps, dtype=_float(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Identity matrix."""
+    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad)
+
+
+def _like_dtype(t: Tensor, dtype: Any) -> np.dtype:
+    return np.dtype(dtype) if dtype is not None else t.data.dtype
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with `t`'s shape and dtype."""
+    return _make(np.zeros(t.shape, dtype=_like_dtype(t, dtype)), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with `t`'s shape and dtype."""
+    return _make(np.ones(t.shape, dtype=_like_dtype(t, dtype)), requires_grad)
+
+
+def full_like(t: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """`fill_value` with `t`'s shape and dtype."""
+    return _make(np.full(t.shape, fill_value, dtype=_like_dtype(t, dtype)), requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with `t`'s shape and dtype."""
+    return randn(*t.shape, dtype=_like_dtype(t, dtype), generator=generator, requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) samples with `t`'s shape and dtype."""
+    return rand(*t.shape, dtype=_like_dtype(t, dtype), generator=generator, requires_grad=requires_grad)

@@ -1,0 +1,167 @@
+"""Activations written as single ops: each has a cheap closed-form gradient and a stable forward."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ttrain.autograd.function import Function
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, via a Numba kernel loaded on first use."""
+    from ttrain.autograd.kernels.elementwise import erf as _erf
+
+    return _erf(x)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (ctx.saved_tensors[0] > 0)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return np.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return np.where(x > 0, grad, grad * ctx.slope)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = stable_sigmoid(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved_tensors[0]
+        return grad * out * (1 - out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved_tensors[0]
+        return grad * (1 - out * out)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta * x)) / beta, linear above `threshold` as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        bx = x * beta
+        ctx.save_for_backward(bx)
+        ctx.threshold = threshold
+        soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+        return np.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (bx,) = ctx.saved_tensors
+        return grad * np.where(bx > ctx.threshold, 1.0, stable_sigmoid(bx)).astype(grad.dtype, copy=False)
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return erf(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x)
+
+
+class GELU(Function):
+    """x * Phi(x); `approximate="tanh"` uses the tanh formula, as PyTorch does."""
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+        return 0.5 * x * (1 + erf(x * _INV_SQRT_2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
+            t = np.tanh(inner)
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
+        cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return grad * (cdf + x * pdf)
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        out = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved_tensors[0]
+        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True))
+
+
+def log_softmax_array(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """log(softmax(x)) computed as x - max - log(sum(exp(x - max))): finite for huge logits."""
+    shifted = x - x.max(axis=dim, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        out = log_softmax_array(x, dim)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved_tensors[0]
+        return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)

@@ -1,0 +1,532 @@
+"""`Tensor`: a NumPy array plus what autograd needs (its gradient and the op that made it)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ttrain.autograd.grad_mode import STATE
+
+_FLOAT_KINDS = "fc"
+
+
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert data to an ndarray the way `ttrain.tensor` does.
+
+    NumPy arrays keep their dtype; Python floats become float32 and Python ints int64.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        return np.array(data)
+    array = np.array(data)
+    if array.dtype == np.float64:
+        return array.astype(np.float32)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    return array
+
+
+def _raw(value: Any) -> Any:
+    """The NumPy value behind a tensor, or the value itself."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for `backward()`.
+
+    `data` is the NumPy array, `grad` the accumulated gradient (a Tensor or None), `requires_grad`
+    whether gradients flow to it. Ops are methods and operators, as in PyTorch.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._ctx = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: Any, requires_grad: bool) -> "Tensor":
+        """Wrap an op's output array without copying or converting it (the hot path)."""
+        if type(array) is not np.ndarray:
+            array = np.asarray(array)
+        t = object.__new__(Tensor)
+        t.data = array
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = None
+        t._retains_grad = False
+        return t
+
+    # ---- attributes -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The array's NumPy dtype."""
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def grad_fn(self) -> Any:
+        """The op that produced this tensor, or None for a leaf."""
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op."""
+        return self._ctx is None
+
+    @property
+    def T(self) -> "Tensor":
+        """The tensor with its dimensions reversed."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the size of one dimension."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator["Tensor"]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError("the truth value of a tensor with more than one element is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
+        extras = ""
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extras += f", dtype={self.data.dtype}"
+        if self._ctx is not None:
+            extras += f", grad_fn={self._ctx!r}"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+    # ---- conversion and autograd bookkeeping ----------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared memory); refuses tensors that require grad, as PyTorch does."""
+        if self.requires_grad and STATE.enabled:
+            raise RuntimeError("can't call numpy() on a tensor that requires grad: use .detach().numpy()")
+        return self.data
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
+        return self.data.tolist()
+
+    def item(self) -> Any:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): tensor of shape {self.data.shape} has {self.data.size} elements, not 1")
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing the data, cut from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def clone(self) -> "Tensor":
+        """A copy that stays in the graph."""
+        return ops.shape.Clone.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        """This tensor (arrays are made contiguous by the ops that need it)."""
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set whether gradients flow into this leaf tensor; returns self."""
+        if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise RuntimeError(f"only floating point tensors can require gradients, not {self.data.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` for this non-leaf tensor after backward."""
+        self._retains_grad = True
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see `ttrain.autograd.engine`)."""
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): gradient can be implied only for a one-element output, not shape "
+                    f"{self.data.shape}; pass gradient= with the output's shape"
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = np.asarray(_raw(gradient), dtype=self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise RuntimeError(f"backward(): gradient shape {seed.shape} != tensor shape {self.data.shape}")
+        engine.run_backward(self, seed, retain_graph=retain_graph)
+
+    # ---- dtype conversion -----------------------------------------------------------------------
+    def to(self, dtype: Any) -> "Tensor":
+        """This tensor cast to `dtype` (differentiable between float types)."""
+        return ops.shape.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> "Tensor":
+        """Cast to float32."""
+        return self.to(np.float32)
+
+    def double(self) -> "Tensor":
+        """Cast to float64."""
+        return self.to(np.float64)
+
+    def long(self) -> "Tensor":
+        """Cast to int64."""
+        return self.to(np.int64)
+
+    def int(self) -> "Tensor":
+        """Cast to int32."""
+        return self.to(np.int32)
+
+    def bool(self) -> "Tensor":
+        """Cast to bool."""
+        return self.to(np.bool_)
+
+    # ---- in-place updates (no graph: initialisation and optimizers) ---------------------------
+    def _check_inplace(self) -> None:
+        if self.requires_grad and self._ctx is None and STATE.enabled:
+            raise RuntimeError("a leaf tensor that requires grad is used in an in-place operation: use no_grad()")
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros in place."""
+        self._check_inplace()
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: float) -> "Tensor":
+        """Fill with `value` in place."""
+        self._check_inplace()
+        self.data[...] = value
+        return self
+
+    def copy_(self, src: Any) -> "Tensor":
+        """Copy values from `src` (broadcast to this shape) in place."""
+        self._check_inplace()
+        self.data[...] = _raw(src)
+        return self
+
+    def add_(self, other: Any, alpha: float = 1.0) -> "Tensor":
+        """self += alpha * other, in place."""
+        self._check_inplace()
+        self.data += alpha * _raw(other) if alpha != 1.0 else _raw(other)
+        return self
+
+    def sub_(self, other: Any) -> "Tensor":
+        """self -= other, in place."""
+        self._check_inplace()
+        self.data -= _raw(other)
+        return self
+
+    def mul_(self, other: Any) -> "Tensor":
+        """self *= other, in place."""
+        self._check_inplace()
+        self.data *= _raw(other)
+        return self
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """Clamp in place."""
+        self._check_inplace()
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_inplace()
+        self.data[ops.shape.index_key(key)] = _raw(value)
+
+    # ---- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other: Any) -> "Tensor":
+        return ops.arith.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return ops.arith.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> "Tensor":
+        return ops.arith.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        return ops.arith.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return ops.arith.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return ops.arith.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        return ops.arith.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return ops.arith.Div.apply(other, self)
+
+    def __pow__(self, other: Any) -> "Tensor":
+        return ops.arith.Pow.apply(self, other)
+
+    def __rpow__(self, other: Any) -> "Tensor":
+        return ops.arith.Pow.apply(other, self)
+
+    def __neg__(self) -> "Tensor":
+        return ops.arith.Neg.apply(self)
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return ops.matmul.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return ops.matmul.MatMul.apply(other, self)
+
+    def __getitem__(self, key: Any) -> "Tensor":
+        return ops.shape.Index.apply(self, key=ops.shape.index_key(key))
+
+    # comparisons record nothing: their outputs are boolean masks
+    def __lt__(self, other: Any) -> "Tensor":
+        return Tensor._wrap(self.data < _raw(other), False)
+
+    def __le__(self, other: Any) -> "Tensor":
+        return Tensor._wrap(self.data <= _raw(other), False)
+
+    def __gt__(self, other: Any) -> "Tensor":
+        return Tensor._wrap(self.data > _raw(other), False)
+
+    def __ge__(self, other: Any) -> "Tensor":
+        return Tensor._wrap(self.data >= _raw(other), False)
+
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return Tensor._wrap(self.data == _raw(other), False)
+
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return Tensor._wrap(self.data != _raw(other), False)
+
+    def __invert__(self) -> "Tensor":
+        return Tensor._wrap(~self.data, False)
+
+    def __and__(self, other: Any) -> "Tensor":
+        return Tensor._wrap(self.data & _raw(other), False)
+
+    def __or__(self, other: Any) -> "Tensor":
+        return Tensor._wrap(self.data | _raw(other), False)
+
+    def eq(self, other: Any) -> "Tensor":
+        """Elementwise ==."""
+        return self == other
+
+    def add(self, other: Any) -> "Tensor":
+        """self + other."""
+        return self + other
+
+    def sub(self, other: Any) -> "Tensor":
+        """self - other."""
+        return self - other
+
+    def mul(self, other: Any) -> "Tensor":
+        """self * other."""
+        return self * other
+
+    def div(self, other: Any) -> "Tensor":
+        """self / other."""
+        return self / other
+
+    def pow(self, exponent: Any) -> "Tensor":
+        """self ** exponent."""
+        return self**exponent
+
+    def matmul(self, other: Any) -> "Tensor":
+        """self @ other."""
+        return self @ other
+
+    # ---- elementwise maths ------------------------------------------------------------------
+    def exp(self) -> "Tensor":
+        """e ** self."""
+        return ops.arith.Exp.apply(self)
+
+    def log(self) -> "Tensor":
+        """Natural logarithm."""
+        return ops.arith.Log.apply(self)
+
+    def sqrt(self) -> "Tensor":
+        """Square root."""
+        return ops.arith.Sqrt.apply(self)
+
+    def abs(self) -> "Tensor":
+        """Absolute value."""
+        return ops.arith.Abs.apply(self)
+
+    def neg(self) -> "Tensor":
+        """-self."""
+        return -self
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """Limit values to [min, max]."""
+        return ops.arith.Clamp.apply(self, lo=min, hi=max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> "Tensor":
+        """Elementwise maximum."""
+        return ops.arith.Maximum.apply(self, other)
+
+    def minimum(self, other: Any) -> "Tensor":
+        """Elementwise minimum."""
+        return ops.arith.Minimum.apply(self, other)
+
+    def relu(self) -> "Tensor":
+        """max(self, 0)."""
+        return ops.activation.ReLU.apply(self)
+
+    def sigmoid(self) -> "Tensor":
+        """1 / (1 + exp(-self))."""
+        return ops.activation.Sigmoid.apply(self)
+
+    def tanh(self) -> "Tensor":
+        """Hyperbolic tangent."""
+        return ops.activation.Tanh.apply(self)
+
+    def softmax(self, dim: int = -1) -> "Tensor":
+        """Softmax along `dim`."""
+        return ops.activation.Softmax.apply(self, dim=dim)
+
+    def log_softmax(self, dim: int = -1) -> "Tensor":
+        """Log of the softmax along `dim`, computed stably."""
+        return ops.activation.LogSoftmax.apply(self, dim=dim)
+
+    # ---- reductions -------------------------------------------------------------------------
+    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """Sum over `dim` (all dimensions by default)."""
+        return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """Mean over `dim` (all dimensions by default)."""
+        return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim: Any = None, keepdim: bool = False, correction: int = 1, unbiased: bool | None = None) -> "Tensor":
+        """Variance over `dim`, with Bessel's correction by default, as in PyTorch."""
+        return ops.reduce.var(self, dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased)
+
+    def std(self, dim: Any = None, keepdim: bool = False, correction: int = 1) -> "Tensor":
+        """Standard deviation over `dim`."""
+        return self.var(dim=dim, keepdim=keepdim, correction=correction).sqrt()
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """Maximum: of all elements, or `(values, indices)` along `dim`."""
+        return ops.reduce.extreme(self, np.max, dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """Minimum: of all elements, or `(values, indices)` along `dim`."""
+        return ops.reduce.extreme(self, np.min, dim, keepdim)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """Maximum values over `dim`."""
+        return ops.reduce.Extreme.apply(self, fn=np.max, dim=dim, keepdim=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """Minimum values over `dim`."""
+        return ops.reduce.Extreme.apply(self, fn=np.min, dim=dim, keepdim=keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        """Index of the maximum (flattened when `dim` is None)."""
+        return ops.reduce.arg_extreme(self, np.argmax, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        """Index of the minimum (flattened when `dim` is None)."""
+        return ops.reduce.arg_extreme(self, np.argmin, dim, keepdim)
+
+    # ---- shape ------------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> "Tensor":
+        """Same data, new shape (one dimension may be -1)."""
+        return ops.shape.Reshape.apply(self, shape=ops.shape.shape_arg(shape))
+
+    def view(self, *shape: Any) -> "Tensor":
+        """Same as `reshape`."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Merge dimensions start_dim..end_dim into one."""
+        return ops.shape.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim: int | None = None) -> "Tensor":
+        """Drop size-1 dimensions (or just `dim` if it has size 1)."""
+        return ops.shape.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        """Insert a size-1 dimension at `dim`."""
+        return ops.shape.unsqueeze(self, dim)
+
+    def permute(self, *dims: Any) -> "Tensor":
+        """Reorder dimensions."""
+        return ops.shape.Permute.apply(self, dims=ops.shape.shape_arg(dims))
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        """Swap two dimensions."""
+        return ops.shape.transpose(self, dim0, dim1)
+
+    def t(self) -> "Tensor":
+        """Transpose of a matrix."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t(): expects a tensor with <= 2 dimensions, got shape {self.shape}")
+        return self.T
+
+    def expand(self, *shape: Any) -> "Tensor":
+        """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
+        return ops.shape.expand(self, ops.shape.shape_arg(shape))
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        """Broadcast to `other`'s shape."""
+        return self.expand(*other.shape)
+
+
+def _import_ops() -> None:
+    # Bound at the end: the op modules subclass Function, which refers back to Tensor.
+    global ops, engine
+    from ttrain.autograd import engine as _engine
+    from ttrain.autograd import ops as _ops
+
+    ops, engine = _ops, _engine
+
+
+ops: Any = None
+engine: Any = None
+_import_ops()
