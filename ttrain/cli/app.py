@@ -1,0 +1,36 @@
+"""The Typer application: global options and the command registry.
+
+Only Typer is imported here; each command imports the library it needs when it runs, so
+`ttrain --help` stays fast and never loads numba.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="ttrain",
+    help="Config-driven training toolkit with its own autograd engine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ttrain import __version__
+
+        typer.echo(f"ttrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """ttrain: train and evaluate networks described by YAML configs."""
