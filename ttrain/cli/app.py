@@ -1,4 +1,4 @@
-"""The Typer application: global options and the command registry.
+"""The Typer application: global options and the commands.
 
 Only Typer is imported here; each command imports the library it needs when it runs, so
 `ttrain --help` stays fast and never loads numba.
@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
+from ttrain.cli import config_cmd
+from ttrain.cli.evaluate import evaluate, predict
+from ttrain.cli.fit import fit
+from ttrain.cli.list_cmd import list_names
 
 app = typer.Typer(
     name="ttrain",
@@ -34,3 +39,10 @@ def _root(
     ] = False,
 ) -> None:
     """ttrain: train and evaluate networks described by YAML configs."""
+
+
+app.command("fit")(fit)
+app.command("eval")(evaluate)
+app.command("predict")(predict)
+app.command("list")(list_names)
+app.add_typer(config_cmd.app, name="config")

@@ -10,6 +10,7 @@ import csv
 import zipfile
 from os import PathLike
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -33,10 +34,8 @@ def _check_lengths(path: Path, features: np.ndarray, targets: np.ndarray) -> Non
         raise DataError(f"{path}: no samples")
 
 
-def load_npz(
-    path: str | PathLike[str], features_key: str = "x", targets_key: str = "y"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features and targets from the arrays ``features_key`` and ``targets_key`` of an ``.npz`` file.
+def read_npz_arrays(path: str | PathLike[str], keys: Sequence[str]) -> list[np.ndarray]:
+    """The numeric arrays ``keys`` of an ``.npz`` file, each with a leading sample axis.
 
     Never unpickles: object arrays are refused.
     """
@@ -46,24 +45,32 @@ def load_npz(
     try:
         with np.load(path, allow_pickle=False) as archive:
             found = sorted(archive.files)
-            missing = [k for k in (features_key, targets_key) if k not in found]
+            missing = [k for k in keys if k not in found]
             if missing:
                 raise DataError(
                     f"{path}: no array named {', '.join(map(repr, missing))}; the file holds {found or 'no arrays'}"
                 )
-            features, targets = archive[features_key], archive[targets_key]
+            arrays = [archive[k] for k in keys]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     except ValueError as exc:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{path}: cannot load without unpickling ({exc})") from None
-    for key, array in ((features_key, features), (targets_key, targets)):
+    for key, array in zip(keys, arrays):
         if array.dtype.kind not in "biuf":
             raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; expected numbers")
         if array.ndim == 0:
             raise DataError(f"{path}: array {key!r} is a scalar; expected one row per sample")
-    _check_lengths(path, features, targets)
+    return arrays
+
+
+def load_npz(
+    path: str | PathLike[str], features_key: str = "x", targets_key: str = "y"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and targets from the arrays ``features_key`` and ``targets_key`` of an ``.npz`` file."""
+    features, targets = read_npz_arrays(path, (features_key, targets_key))
+    _check_lengths(Path(path), features, targets)
     return features.astype(np.float32), as_targets(targets)
 
 

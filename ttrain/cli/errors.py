@@ -1,0 +1,51 @@
+"""Map failures to exit codes and short messages: 2 bad input, 1 training failed, 130 interrupted."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Iterator
+
+import typer
+
+EXIT_OK = 0
+EXIT_TRAINING_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _classify(error: BaseException) -> int | None:
+    """The exit code for an expected failure, or None for a bug (which keeps its traceback)."""
+    from ttrain.config.errors import ConfigError
+    from ttrain.config.registry import RegistryError
+    from ttrain.data.errors import DataError
+    from ttrain.training.checkpoint import CheckpointError
+    from ttrain.training.trainer import TrainingFailed, TrainingInterrupted
+
+    if isinstance(error, (ConfigError, RegistryError, DataError, CheckpointError)):
+        return EXIT_BAD_INPUT
+    if isinstance(error, TrainingFailed):
+        return EXIT_TRAINING_FAILED
+    if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
+        return EXIT_INTERRUPTED
+    return None
+
+
+@contextlib.contextmanager
+def user_errors(json_output: bool = False) -> Iterator[None]:
+    """Turn a user's mistake into a message on stderr (and a JSON object with --json) and an exit code."""
+    try:
+        yield
+    except (Exception, KeyboardInterrupt) as error:
+        code = _classify(error)
+        if code is None:
+            raise
+        message = str(error) or type(error).__name__
+        if code == EXIT_INTERRUPTED:
+            message = f"interrupted: {message}" if str(error) else "interrupted"
+        label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")
+        print(f"{label}: {message}", file=sys.stderr)
+        if json_output:
+            print(json.dumps({"status": "error", "exit_code": code, "error": message}))
+        raise typer.Exit(code) from None

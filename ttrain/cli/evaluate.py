@@ -1,0 +1,53 @@
+"""`ttrain eval CHECKPOINT` and `ttrain predict CHECKPOINT FILE`: use a trained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ttrain.cli.errors import user_errors
+
+
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by `ttrain fit`.")],
+    split: Annotated[str, typer.Option("--split", help="Which split to evaluate: test or val.")] = "test",
+    data: Annotated[
+        Optional[list[str]], typer.Option("--data", help="Override a key of the data section: key=value. Repeatable.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Evaluate a checkpoint's model, rebuilt from the config embedded in the checkpoint."""
+    with user_errors(json_output):
+        from ttrain.training import run
+
+        if split not in ("test", "val"):
+            raise typer.BadParameter(f"expected test or val, not {split!r}", param_hint="--split")
+        result = run.evaluate(checkpoint, split, data or [])
+        if json_output:
+            print(json.dumps(result))
+            return
+        metrics = "  ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
+        print(f"{checkpoint} (epoch {result['epoch']}) on {result['samples']} {split} samples: {metrics}")
+
+
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by `ttrain fit`.")],
+    inputs: Annotated[Path, typer.Argument(help="Inputs: an .npz file with array `x`, or an IDX file.")],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Where to write the .npz (default: INPUTS.predictions.npz).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Write class probabilities and predicted classes for the inputs in FILE to an .npz file."""
+    with user_errors(json_output):
+        from ttrain.training import run
+
+        target = output or inputs.with_name(inputs.name.split(".")[0] + ".predictions.npz")
+        result = run.predict(checkpoint, inputs, target)
+        if json_output:
+            print(json.dumps(result))
+        else:
+            print(f"wrote probabilities for {result['samples']} inputs to {result['output']}")

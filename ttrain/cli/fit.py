@@ -1,0 +1,55 @@
+"""`ttrain fit CONFIG`: train a model described by a YAML config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ttrain.cli.errors import user_errors
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a config key: key.path=value (YAML-typed). Repeatable."),
+]
+
+
+def fit(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    set_: SetOption = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue from this checkpoint.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Train the model a config describes, evaluating every epoch and writing checkpoints."""
+    with user_errors(json_output):
+        from rich.console import Console
+
+        from ttrain.config import load_config
+        from ttrain.training import run
+
+        cfg, source = load_config(config, set_ or [])
+        console = None if quiet else Console(stderr=json_output, highlight=False)
+        summary = run.fit(cfg, source, resume=resume, console=console)
+        if json_output:
+            print(json.dumps(summary))
+        elif not quiet:
+            _print_summary(console, summary)
+
+
+def _print_summary(console: "Console", summary: dict) -> None:  # noqa: F821
+    from ttrain.training.callbacks.progress import format_metrics
+
+    console.print(f"run directory: {summary['run_dir']}", markup=False, soft_wrap=True)
+    console.print(f"final (epoch {summary['epochs']}): {format_metrics(summary['final'])}", markup=False, soft_wrap=True)
+    best = summary["best"]
+    if best["epoch"] is not None and "best" in summary["checkpoints"]:
+        console.print(
+            f"best checkpoint (epoch {best['epoch']}, {best['monitor']}={best['value']:.4g}): "
+            f"{format_metrics(best['metrics'] or {})}",
+            markup=False,
+            soft_wrap=True,
+        )
+        console.print(f"saved {summary['checkpoints']['best']}", markup=False, soft_wrap=True)

@@ -1,0 +1,29 @@
+"""`ttrain list [CATEGORY]`: the registered names with their parameters and defaults."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ttrain.cli.errors import user_errors
+
+
+def list_names(
+    category: Annotated[
+        Optional[str],
+        typer.Argument(help="models, layers, losses, optimizers, schedulers, datasets or metrics (default: all)."),
+    ] = None,
+) -> None:
+    """List what a config can name, with each one's parameters and defaults."""
+    with user_errors():
+        from ttrain.config import CATEGORIES, describe
+
+        for name in [category] if category else list(CATEGORIES):
+            print(f"{name}:")
+            for info in describe(name):
+                if info.error:
+                    print(f"  {info.name}  (unavailable: {info.error})")
+                    continue
+                summary = f"  - {info.summary}" if info.summary else ""
+                print(f"  {info.name}({info.signature_text()}){summary}")

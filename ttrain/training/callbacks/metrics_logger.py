@@ -1,0 +1,39 @@
+"""`MetricsLogger`: one JSON line per epoch in `metrics.jsonl`, and the same table as `metrics.csv`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ttrain.training.callbacks.base import Callback
+
+if TYPE_CHECKING:
+    from ttrain.training.trainer import Trainer
+
+
+class MetricsLogger(Callback):
+    """Appends each epoch's metrics to `<directory>/metrics.jsonl` and rewrites `metrics.csv`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.jsonl_path = Path(directory) / "metrics.jsonl"
+        self.csv_path = Path(directory) / "metrics.csv"
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        # A resumed run starts its new directory with the epochs it continues from.
+        if trainer.history and not self.jsonl_path.exists():
+            with open(self.jsonl_path, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(row) + "\n" for row in trainer.history)
+
+    def on_train_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        with open(self.jsonl_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(metrics, allow_nan=True) + "\n")
+        # The CSV is rewritten whole from the history, so columns stay aligned if they change.
+        columns: list[str] = []
+        for row in trainer.history:
+            columns.extend(k for k in row if k not in columns)
+        with open(self.csv_path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(trainer.history)

@@ -1,0 +1,195 @@
+"""Build everything a config describes (data, model, loss, optimizer, scheduler, trainer) and run it."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ttrain.config import Config, build, build_metric, build_scheduler, get_registry
+from ttrain.config.errors import ConfigError, ConfigIssue, did_you_mean
+from ttrain.config.loader import SourceMap
+from ttrain.random import Generator, manual_seed
+from ttrain.training.trainer import Trainer
+
+# Constructor parameters filled from the data when a config leaves them out.
+_MODEL_INFERRED = ("in_features", "in_channels", "num_classes")
+
+
+@dataclass
+class Experiment:
+    """The objects built from one config; `trainer` runs them."""
+
+    config: Config
+    model: Any
+    loss_fn: Any
+    optimizer: Any
+    scheduler: Any
+    datasets: dict[str, Any]
+    train_loader: Any
+    eval_loaders: dict[str, Any]
+    shuffle_generator: Generator
+    trainer: Trainer
+    monitor: str = "train.loss"
+    monitor_mode: str = "min"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _streams(seed: int) -> tuple[Generator, Generator]:
+    """Independent streams for the validation split and the shuffling, both derived from `seed`."""
+    split, shuffle = Generator(seed).spawn(2)
+    return split, shuffle
+
+
+def build_datasets(config: Config) -> dict[str, Any]:
+    """`train`, `test` and (with `trainer.val_split`) `val` datasets, split with the seeded stream."""
+    from ttrain.data import train_val_split
+
+    splits = build("datasets", config.data, base_dir=config.base_dir)
+    if config.trainer.val_split > 0:
+        split_stream, _ = _streams(config.seed)
+        train, val = train_val_split(splits["train"], config.trainer.val_split, split_stream)
+        splits = {"train": train, "val": val, "test": splits["test"]}
+    return splits
+
+
+def _input_shape(dataset: Any) -> tuple[int, ...]:
+    return tuple(int(n) for n in dataset.input_shape)
+
+
+def build_model(config: Config, input_shape: tuple[int, ...], num_classes: int | None) -> Any:
+    """The network: a registered architecture with its kwargs, or a `layers:` list sized from the data."""
+    spec = config.model
+    if spec.layers is None:
+        entry, target = get_registry("models").load(spec.name, config.base_dir)
+        kwargs = dict(spec.kwargs)
+        params = inspect.signature(target).parameters
+        known = {"in_features": math.prod(input_shape), "in_channels": input_shape[0], "num_classes": num_classes}
+        for name in _MODEL_INFERRED:
+            if name in params and name not in kwargs and known[name] is not None:
+                kwargs[name] = known[name]
+        return target(**kwargs)
+    return build_layers(config, input_shape)
+
+
+def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
+    """A `Sequential` of the listed layers; each inferred size comes from the shape flowing into it."""
+    from ttrain.autograd.grad_mode import no_grad
+    from ttrain.autograd.tensor import Tensor
+    from ttrain.nn import Sequential
+
+    registry = get_registry("layers")
+    layers = []
+    shape = tuple(input_shape)
+    for index, item in enumerate(config.model.layers):
+        entry, target = registry.load(item.name, config.base_dir)
+        kwargs = dict(item.kwargs)
+        for name in entry.inferred:
+            if name not in kwargs:
+                # Linear layers read the last axis; channel-first layers (conv, norm) the first.
+                kwargs[name] = shape[-1] if name == "in_features" else shape[0]
+        try:
+            layer = target(**kwargs)
+            with no_grad():
+                layer.eval()
+                shape = tuple(layer(Tensor._wrap(np.zeros((1, *shape), dtype=np.float32), False)).shape[1:])
+        except (ValueError, TypeError, RuntimeError) as error:
+            raise ConfigError(ConfigIssue(path=f"model.layers.{index}", message=f"{item.name}: {error}")) from None
+        layers.append(layer)
+    return Sequential(*layers)
+
+
+def monitor_default(config: Config, splits: list[str]) -> tuple[str, str]:
+    """The metric that decides `best` (and early stopping) when the config names none."""
+    return ("val.loss", "min") if "val" in splits else ("train.loss", "min")
+
+
+def metric_names(config: Config) -> dict[str, Any]:
+    """Metric functions keyed by the name they are logged under (`accuracy`, `top_5`, ...)."""
+    metrics = {}
+    for spec in config.trainer.metrics:
+        name = spec.name if spec.name != "top_k" else f"top_{spec.kwargs.get('k', 5)}"
+        metrics[name] = build_metric(spec, config.base_dir)
+    return metrics
+
+
+def check_monitor(monitor: str, available: list[str], path: tuple[str, ...], source: SourceMap | None) -> None:
+    """A monitor that is never logged is a config error, not a silent no-op."""
+    if monitor in available:
+        return
+    location = str(source.locate(path)) if source is not None else None
+    raise ConfigError(ConfigIssue(
+        path=".".join(path),
+        message=f"metric {monitor!r} is never logged; logged metrics are: {', '.join(available)}",
+        location=location,
+        suggestion=did_you_mean(monitor, available),
+    ))
+
+
+def _mode_for(monitor: str, mode: str | None) -> str:
+    return mode or ("min" if monitor.endswith("loss") else "max")
+
+
+def build_experiment(config: Config, source: SourceMap | None = None, callbacks: list[Any] = ()) -> Experiment:
+    """Seed every stream, then build data, model, loss, optimizer, scheduler and trainer from `config`."""
+    from ttrain.data import DataLoader
+
+    manual_seed(config.seed)  # the global stream: initialisation, then dropout
+    _, shuffle_stream = _streams(config.seed)
+    datasets = build_datasets(config)
+    train_set = datasets["train"]
+    model = build_model(config, _input_shape(train_set), getattr(train_set, "num_classes", None))
+    loss_fn = build("losses", config.loss, base_dir=config.base_dir)
+    optimizer = build("optimizers", config.optimizer, model.parameters(), base_dir=config.base_dir)
+
+    trainer_cfg = config.trainer
+    train_loader = DataLoader(
+        train_set, batch_size=trainer_cfg.batch_size, shuffle=trainer_cfg.shuffle,
+        drop_last=trainer_cfg.drop_last, generator=shuffle_stream,
+    )
+    eval_batch = trainer_cfg.eval_batch_size or max(trainer_cfg.batch_size, 256)
+    eval_loaders = {
+        split: DataLoader(datasets[split], batch_size=eval_batch) for split in ("val", "test") if split in datasets
+    }
+
+    scheduler, interval = None, "epoch"
+    if config.scheduler is not None:
+        spec = config.scheduler
+        if spec.name == "onecycle" and not {"total_steps", "epochs"} & set(spec.kwargs):
+            # OneCycleLR must know the run's length, which only the trainer knows.
+            spec = type(spec).model_validate({**spec.model_dump(), "total_steps": trainer_cfg.epochs * len(train_loader)})
+        scheduler = build_scheduler(spec, optimizer, config.base_dir)
+        interval = spec.interval or ("step" if spec.name == "onecycle" else "epoch")
+
+    metrics = metric_names(config)
+    available = ["train.loss", *(f"train.{m}" for m in metrics)]
+    for split in eval_loaders:
+        available += [f"{split}.loss", *(f"{split}.{m}" for m in metrics)]
+    monitor, mode = monitor_default(config, list(eval_loaders))
+    if config.checkpoint.monitor:
+        check_monitor(config.checkpoint.monitor, available, ("checkpoint", "monitor"), source)
+        monitor, mode = config.checkpoint.monitor, _mode_for(config.checkpoint.monitor, config.checkpoint.mode)
+    scheduler_monitor = None
+    if config.scheduler is not None and config.scheduler.name == "plateau":
+        scheduler_monitor = config.scheduler.monitor or monitor
+        check_monitor(scheduler_monitor, available, ("scheduler", "monitor"), source)
+    all_callbacks = list(callbacks)
+    stopping = config.trainer.early_stopping
+    if stopping is not None:
+        from ttrain.training.callbacks import EarlyStopping
+
+        stop_monitor = stopping.monitor or monitor
+        check_monitor(stop_monitor, available, ("trainer", "early_stopping", "monitor"), source)
+        all_callbacks.append(EarlyStopping(stop_monitor, _mode_for(stop_monitor, stopping.mode), stopping.patience, stopping.min_delta))
+
+    trainer = Trainer(
+        model, loss_fn, optimizer, epochs=trainer_cfg.epochs, scheduler=scheduler, scheduler_interval=interval,
+        scheduler_monitor=scheduler_monitor, grad_clip=trainer_cfg.grad_clip,
+        grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, metrics=metrics, callbacks=all_callbacks,
+    )
+    return Experiment(config, model, loss_fn, optimizer, scheduler, datasets, train_loader, eval_loaders,
+                      shuffle_stream, trainer, monitor, mode)

@@ -1,0 +1,47 @@
+"""Classification metrics over NumPy arrays, and a running average over batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _class_targets(output: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Class indices from integer labels or from one-hot / probability targets shaped like `output`."""
+    if target.shape == output.shape and output.ndim >= 2:
+        return target.argmax(axis=1)
+    return target
+
+
+def accuracy(output: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of rows whose highest score is the target class."""
+    if len(output) == 0:
+        return float("nan")
+    predicted = output.argmax(axis=1) if output.ndim >= 2 else (output > 0).astype(np.int64)
+    return float(np.mean(predicted == _class_targets(output, target)))
+
+
+def top_k_accuracy(output: np.ndarray, target: np.ndarray, k: int = 5) -> float:
+    """Fraction of rows whose target class is among the `k` highest scores."""
+    if len(output) == 0:
+        return float("nan")
+    k = min(k, output.shape[1])
+    top = np.argpartition(-output, k - 1, axis=1)[:, :k]
+    labels = _class_targets(output, target)
+    return float(np.mean((top == labels[:, None]).any(axis=1)))
+
+
+class RunningMean:
+    """Sample-weighted means of named values accumulated batch by batch."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    def update(self, name: str, value: float, count: int) -> None:
+        """Add a batch mean `value` that stands for `count` samples."""
+        self._sums[name] = self._sums.get(name, 0.0) + float(value) * count
+        self._counts[name] = self._counts.get(name, 0) + count
+
+    def compute(self) -> dict[str, float]:
+        """The mean of every name seen so far."""
+        return {k: self._sums[k] / self._counts[k] if self._counts[k] else float("nan") for k in self._sums}

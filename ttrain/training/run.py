@@ -1,0 +1,192 @@
+"""The jobs behind the CLI: fit a config into a run directory, evaluate or predict from a checkpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ttrain.config import Config, SourceMap, config_from_dict, dump_config
+from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
+from ttrain.training.checkpoint import CheckpointError, load_checkpoint
+from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
+from ttrain.training.rundir import create_run_dir
+from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
+from ttrain.training.trainer import Trainer
+
+
+def fit(
+    config: Config,
+    source: SourceMap | None = None,
+    resume: Path | None = None,
+    console: Any = None,
+) -> dict[str, Any]:
+    """Train `config` into a new run directory and return a JSON-able summary.
+
+    `console` (a Rich Console) receives progress output; None trains silently.
+    """
+    started = time.perf_counter()
+    experiment = build_experiment(config, source)
+    if resume is not None:
+        # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
+        load_checkpoint(resume)
+    run_dir = create_run_dir(config.trainer.output_dir, config.name or "run")
+    (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
+    checkpoint = ModelCheckpoint(
+        run_dir / "checkpoints",
+        lambda path, _trainer: save_snapshot(path, experiment),
+        experiment.monitor,
+        experiment.monitor_mode,
+        save_last=config.checkpoint.save_last,
+        save_best=config.checkpoint.save_best,
+    )
+    callbacks = experiment.trainer.callbacks.callbacks
+    callbacks[:0] = [MetricsLogger(run_dir), checkpoint]
+    if console is not None:
+        callbacks.append(ProgressReporter(console))
+    if resume is not None:
+        restore_snapshot(resume, experiment)
+    experiment.trainer.fit(experiment.train_loader, experiment.eval_loaders)
+    return _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+
+
+def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path, seconds: float) -> dict[str, Any]:
+    history = experiment.trainer.history
+    best_record = next((r for r in history if r["epoch"] == checkpoint.best_epoch), None)
+    paths = {"last": checkpoint.last_path, "best": checkpoint.best_path}
+    return {
+        "status": "ok",
+        "run_dir": str(run_dir),
+        "epochs": experiment.trainer.epoch,
+        "global_step": experiment.trainer.global_step,
+        "final": history[-1] if history else {},
+        "best": {
+            "monitor": checkpoint.monitor,
+            "mode": checkpoint.mode,
+            "epoch": checkpoint.best_epoch,
+            "value": checkpoint.best,
+            "metrics": best_record,
+        },
+        "checkpoints": {k: str(p) for k, p in paths.items() if p.exists()},
+        "seconds": seconds,
+        "train_seconds": sum(r.get("train.seconds", 0.0) for r in history),
+    }
+
+
+def _config_of(path: Path, metadata: dict[str, Any], data_overrides: list[str]) -> Config:
+    from ttrain.config.overrides import apply_overrides
+
+    data = metadata["config"]
+    if data_overrides:
+        from ttrain.config.loader import Location
+
+        apply_overrides(data, [f"data.{o}" for o in data_overrides], SourceMap(Location("--data")))
+    return config_from_dict(data, where=f"{path} (embedded config)")
+
+
+def load_for_inference(path: Path, data_overrides: list[str] = ()) -> tuple[Config, Any, dict[str, Any], dict[str, Any]]:
+    """Rebuild a checkpoint's model from its embedded config alone: (config, model, datasets, metadata)."""
+    path = Path(path)
+    tensors, metadata = load_checkpoint(path)
+    config = _config_of(path, metadata, list(data_overrides))
+    datasets = build_datasets(config)
+    train_set = datasets["train"]
+    from ttrain.random import manual_seed
+
+    manual_seed(config.seed)
+    model = build_model(config, tuple(train_set.input_shape), getattr(train_set, "num_classes", None))
+    load_model_state(path, model, tensors)
+    model.eval()
+    return config, model, datasets, metadata
+
+
+def evaluate(path: Path, split: str = "test", data_overrides: list[str] = ()) -> dict[str, Any]:
+    """Loss and metrics of a checkpoint's model on a split of its data."""
+    from ttrain.config import build
+    from ttrain.data import DataLoader
+    from ttrain.training.experiment import metric_names
+
+    config, model, datasets, metadata = load_for_inference(path, data_overrides)
+    if split not in datasets:
+        hint = " (the run had no trainer.val_split)" if split == "val" else ""
+        raise CheckpointError(f"{path}: no {split!r} split to evaluate{hint}; available: {', '.join(datasets)}")
+    loss_fn = build("losses", config.loss, base_dir=config.base_dir)
+    trainer = Trainer(model, loss_fn, optimizer=None, metrics=metric_names(config))
+    batch = config.trainer.eval_batch_size or max(config.trainer.batch_size, 256)
+    started = time.perf_counter()
+    metrics = trainer.evaluate(DataLoader(datasets[split], batch_size=batch), prefix=split)
+    return {
+        "status": "ok",
+        "checkpoint": str(path),
+        "split": split,
+        "epoch": metadata.get("epoch"),
+        "samples": len(datasets[split]),
+        "metrics": metrics,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _read_inputs(path: Path) -> np.ndarray:
+    """Inputs from an `.npz` (array `x`, or its only array) or an IDX file."""
+    from ttrain.data.errors import DataError
+    from ttrain.data.idx import read_idx
+
+    if path.suffix == ".npz":
+        from ttrain.data.sources import read_npz_arrays
+
+        return read_npz_arrays(path, ["x"])[0]
+    try:
+        return read_idx(path)
+    except DataError:
+        raise
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def _probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
+    """Class probabilities from the model's outputs, by what its loss says they are."""
+    from ttrain.autograd.ops.activation import log_softmax_array, stable_sigmoid
+
+    if loss_name == "cross_entropy":
+        return np.exp(log_softmax_array(outputs, 1))
+    if loss_name == "nll":
+        return np.exp(outputs)
+    if loss_name == "bce_with_logits":
+        return stable_sigmoid(outputs)
+    if (outputs >= 0).all():
+        # Non-negative scores (a sigmoid output trained with MSE on one-hot targets): normalise rows.
+        total = outputs.sum(axis=1, keepdims=True)
+        return np.divide(outputs, total, out=np.full_like(outputs, 1.0 / outputs.shape[1]), where=total > 0)
+    return np.exp(log_softmax_array(outputs, 1))
+
+
+def predict(path: Path, inputs_path: Path, output: Path) -> dict[str, Any]:
+    """Class probabilities of a checkpoint's model for the inputs in `inputs_path`, saved to `output` (.npz)."""
+    from ttrain.autograd.grad_mode import no_grad
+    from ttrain.autograd.tensor import Tensor
+    from ttrain.data.errors import DataError
+    from ttrain.training.checkpoint import atomic_write_bytes
+
+    config, model, datasets, _ = load_for_inference(path)
+    reference = datasets["test"]
+    raw = _read_inputs(Path(inputs_path))
+    sample_shape = tuple(reference.features.shape[1:])
+    if raw.ndim < 1 or int(np.prod(raw.shape[1:])) != int(np.prod(sample_shape)):
+        raise DataError(f"{inputs_path}: inputs of shape {raw.shape[1:]} per sample do not match the model's data {sample_shape}")
+    raw = raw.reshape((len(raw), *sample_shape)).astype(reference.features.dtype, copy=False)
+    features = reference.transform(raw) if reference.transform is not None else raw
+    outputs = []
+    with no_grad():
+        for start in range(0, len(features), 1024):
+            batch = np.ascontiguousarray(features[start : start + 1024], dtype=np.float32)
+            outputs.append(model(Tensor._wrap(batch, False)).data)
+    scores = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+    probabilities = _probabilities(scores, config.loss.name).astype(np.float32)
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, probabilities=probabilities, predictions=probabilities.argmax(axis=1))
+    atomic_write_bytes(Path(output), buffer.getvalue())
+    return {"status": "ok", "checkpoint": str(path), "inputs": str(inputs_path), "output": str(output), "samples": len(probabilities)}

@@ -1,0 +1,76 @@
+"""Everything a run needs to continue exactly, to and from one checkpoint file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ttrain.config import config_to_dict
+from ttrain.random import default_generator
+from ttrain.training.checkpoint import CheckpointError, load_checkpoint, merge_state, save_checkpoint, split_state
+from ttrain.training.experiment import Experiment
+
+
+def _array(value: Any) -> np.ndarray:
+    return np.asarray(getattr(value, "data", value))
+
+
+def model_tensors(model: Any) -> dict[str, np.ndarray]:
+    """The model's state dict as arrays under `model.<name>`."""
+    return {f"model.{name}": _array(value) for name, value in model.state_dict().items()}
+
+
+def save_snapshot(path: Path, experiment: Experiment) -> None:
+    """Write model, optimizer, scheduler, loop, callback and RNG state to `path` (atomically)."""
+    trainer = experiment.trainer
+    tensors = model_tensors(experiment.model)
+    optimizer_tensors, optimizer_state = split_state(experiment.optimizer.state_dict(), "optimizer")
+    tensors.update(optimizer_tensors)
+    scheduler_state = None
+    if experiment.scheduler is not None:
+        scheduler_tensors, scheduler_state = split_state(experiment.scheduler.state_dict(), "scheduler")
+        tensors.update(scheduler_tensors)
+    metadata = {
+        "config": config_to_dict(experiment.config),
+        "epoch": trainer.epoch,
+        "global_step": trainer.global_step,
+        "metrics": trainer.history[-1] if trainer.history else {},
+        "trainer": trainer.state_dict(),
+        "optimizer": optimizer_state,
+        "scheduler": scheduler_state,
+        "rng": {"global": default_generator().get_state(), "shuffle": experiment.shuffle_generator.get_state()},
+        "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks.callbacks},
+    }
+    save_checkpoint(path, tensors, metadata)
+
+
+def load_model_state(path: Path, model: Any, tensors: dict[str, np.ndarray]) -> None:
+    """Load the `model.*` tensors into `model`; a mismatch is a CheckpointError naming the file."""
+    state = {name[len("model."):]: array for name, array in tensors.items() if name.startswith("model.")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: the checkpoint does not fit the model: {error}") from None
+
+
+def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
+    """Continue `experiment` from the checkpoint at `path`; returns its metadata."""
+    tensors, metadata = load_checkpoint(path)
+    load_model_state(path, experiment.model, tensors)
+    trainer = experiment.trainer
+    try:
+        experiment.optimizer.load_state_dict(merge_state(metadata["optimizer"], tensors))
+        if experiment.scheduler is not None and metadata.get("scheduler") is not None:
+            experiment.scheduler.load_state_dict(merge_state(metadata["scheduler"], tensors))
+        trainer.load_state_dict(metadata["trainer"])
+        default_generator().set_state(metadata["rng"]["global"])
+        experiment.shuffle_generator.set_state(metadata["rng"]["shuffle"])
+        saved_callbacks = metadata.get("callbacks", {})
+        for callback in trainer.callbacks.callbacks:
+            if type(callback).__name__ in saved_callbacks:
+                callback.load_state_dict(saved_callbacks[type(callback).__name__])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: cannot resume from this checkpoint: {error}") from None
+    return metadata
