@@ -1,0 +1,41 @@
+"""Neural-network building blocks with PyTorch's names and contracts.
+
+`Module` and `Parameter`; layers (`Linear`, `Flatten`, `Dropout`, activations, convolution,
+pooling, normalisation, `Embedding`); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
+the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP` in
+`ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`).
+"""
+
+from ttrain.nn import functional, init
+from ttrain.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from ttrain.nn.channel_dropout import Dropout2d
+from ttrain.nn.container import ModuleDict, ModuleList, Sequential
+from ttrain.nn.conv import Conv1d, Conv2d
+from ttrain.nn.dropout import Dropout
+from ttrain.nn.embedding import Embedding
+from ttrain.nn.flatten import Flatten
+from ttrain.nn.linear import Identity, Linear
+from ttrain.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from ttrain.nn.models import MLP, SeedNet
+from ttrain.nn.module import Module
+from ttrain.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from ttrain.nn.parameter import Parameter
+from ttrain.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from ttrain.nn.vision_models import CNN, LeNet5
+
+__all__ = [
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CNN",
+    "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "Embedding", "Flatten", "GELU", "GroupNorm",
+    "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MLP",
+    "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "SeedNet",
+    "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "init",
+]

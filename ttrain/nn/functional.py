@@ -1,0 +1,307 @@
+"""Stateless forms of the layers and losses (`import ttrain.nn.functional as F`), as in PyTorch.
+
+Losses on class indices, MSE and the two BCEs run as single fused ops (ttrain/autograd/ops/loss.py);
+the rest is composed from primitive ops. Arguments after `target` (or after `weight`) are
+keyword-only: PyTorch's legacy positional arguments would otherwise land in the wrong place.
+Convolution, pooling, normalisation and embedding live in `functional_conv` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from ttrain.autograd.ops import activation as _act
+from ttrain.autograd.ops import loss as _loss
+from ttrain.autograd.ops.arith import Mul, Where
+from ttrain.autograd.ops.errors import ShapeError
+from ttrain.autograd.ops.matmul import Linear as _Linear
+from ttrain.autograd.tensor import Tensor
+from ttrain.nn.functional_conv import (  # noqa: F401  (re-exported: F.conv2d, F.max_pool2d, ...)
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    batch_norm,
+    conv1d,
+    conv2d,
+    dropout2d,
+    embedding,
+    group_norm,
+    layer_norm,
+    max_pool2d,
+)
+from ttrain.random import Generator, resolve
+
+Reduction = Literal["mean", "sum", "none"]
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _array(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+# ---- layers ---------------------------------------------------------------------------------
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    return _Linear.apply(input, weight, bias)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim into one (torch.flatten)."""
+    return _tensor(input).flatten(start_dim, end_dim)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None) -> Tensor:
+    """Zero each element with probability `p` and scale the rest by 1 / (1 - p) (inverted dropout).
+
+    The mask is drawn from `generator` (the global seeded stream by default); identity when not
+    training or when p == 0.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    x = _tensor(input)
+    dtype = x.data.dtype if x.data.dtype in (np.float32, np.float64) else np.float64
+    keep = resolve(generator).random(x.shape, dtype=dtype) >= p
+    mask = keep * np.asarray(1.0 / (1.0 - p) if p < 1.0 else 0.0, dtype=x.data.dtype)
+    return Mul.apply(x, mask)
+
+
+# ---- activations ----------------------------------------------------------------------------
+def relu(input: Tensor) -> Tensor:
+    """max(input, 0)."""
+    return _act.ReLU.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """input where positive, negative_slope * input elsewhere."""
+    return _act.LeakyReLU.apply(input, negative_slope=negative_slope)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-input)), without overflow."""
+    return _act.Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return _act.Tanh.apply(input)
+
+
+def gelu(input: Tensor, approximate: Literal["none", "tanh"] = "none") -> Tensor:
+    """x * Phi(x) (exact), or its tanh approximation."""
+    return _act.GELU.apply(input, approximate=approximate)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    return _act.Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim` (the last dimension by default)."""
+    return _act.Softmax.apply(input, dim=dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """log(softmax(x)) along `dim`, computed stably."""
+    return _act.LogSoftmax.apply(input, dim=dim)
+
+
+# ---- losses ---------------------------------------------------------------------------------
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _elementwise_pair(input: Any, target: Any, reduction: str, op: str) -> tuple[Tensor, Any]:
+    """Check an elementwise loss's arguments; the target is cast to the input's dtype."""
+    _loss.check_reduction(reduction, op)
+    x = _tensor(input)
+    _loss.check_same_shape(x.data, _array(target), op)
+    if isinstance(target, Tensor):
+        if target.data.dtype != x.data.dtype:
+            target = target.to(x.data.dtype)
+    else:
+        target = np.asarray(target, dtype=x.data.dtype)
+    return x, target
+
+
+def mse_loss(input: Tensor, target: Tensor, *, reduction: Reduction = "mean") -> Tensor:
+    """Squared error (input - target) ** 2, reduced by `reduction`."""
+    x, target = _elementwise_pair(input, target, reduction, "mse_loss")
+    return _loss.MSE.apply(x, target, reduction=reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, *, reduction: Reduction = "mean") -> Tensor:
+    """Absolute error |input - target|, reduced by `reduction`."""
+    x, target = _elementwise_pair(input, target, reduction, "l1_loss")
+    return _reduce((x - target).abs(), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, *, reduction: Reduction = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta), for d = input - target."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, target = _elementwise_pair(input, target, reduction, "huber_loss")
+    diff = x - target
+    size = diff.abs()
+    loss = Where.apply(size.data < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: Reduction = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta; plain L1 for beta == 0."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    x, target = _elementwise_pair(input, target, reduction, "smooth_l1_loss")
+    diff = x - target
+    size = diff.abs()
+    loss = Where.apply(size.data < beta, (0.5 / beta) * diff * diff, size - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def _class_rows(x: Tensor, target: Any, op: str) -> tuple[Tensor, Any, tuple[int, ...]]:
+    """Bring (N, C, d1, ...) inputs and (N, d1, ...) targets to (M, C) rows and (M,) targets.
+
+    Returns the rows, the flat targets and the per-sample shape ('none' reshapes to it).
+    """
+    t = np.asarray(_array(target))
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class dimension, got a scalar")
+    expected = x.shape[:1] + x.shape[2:] if x.ndim >= 2 else ()
+    if t.shape != expected:
+        raise ShapeError(
+            f"{op}: input of shape {x.shape} needs class-index targets of shape {expected}, got target shape {t.shape}"
+        )
+    if x.ndim == 1:
+        return x.reshape(1, -1), t.reshape(1), ()
+    if x.ndim == 2:
+        return x, t, expected
+    moved = x.permute(0, *range(2, x.ndim), 1)  # classes last
+    return moved.reshape(-1, x.shape[1]), t.reshape(-1), expected
+
+
+def _per_sample(loss: Tensor, reduction: str, shape: tuple[int, ...]) -> Tensor:
+    return loss.reshape(shape) if reduction == "none" and loss.shape != shape else loss
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between logits (N, C, d1, ...) and targets, as torch.nn.functional.cross_entropy.
+
+    Integer targets of shape (N, d1, ...) are class indices (with class `weight`, `ignore_index`
+    and `label_smoothing`; 'mean' divides by the summed weight of the counted samples). Float
+    targets of the input's shape are class probabilities. Stable for any finite logits.
+    """
+    _loss.check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    x = _tensor(input)
+    if np.asarray(_array(target)).dtype.kind == "f":
+        return _cross_entropy_probabilities(x, target, weight, reduction, label_smoothing)
+    rows, flat_target, shape = _class_rows(x, target, "cross_entropy")
+    loss = _loss.CrossEntropy.apply(
+        rows, flat_target, weight=_array(weight), ignore_index=ignore_index,
+        label_smoothing=label_smoothing, reduction=reduction,
+    )
+    return _per_sample(loss, reduction, shape)
+
+
+def _cross_entropy_probabilities(x: Tensor, target: Any, weight: Any, reduction: str, label_smoothing: float) -> Tensor:
+    """-sum_c w_c * t_c * log_softmax(x)_c over the class dimension, composed from primitives."""
+    if np.shape(_array(target)) != x.shape:
+        raise ShapeError(
+            f"cross_entropy: probability targets must have the input's shape {x.shape}, got {np.shape(_array(target))}"
+        )
+    class_dim = 1 if x.ndim >= 2 else 0
+    classes = x.shape[class_dim]
+    target = _tensor(target)
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    terms = log_softmax(x, dim=class_dim) * target
+    if weight is not None:
+        w = _loss.class_weight(_array(weight), classes, "cross_entropy", x.data.dtype)
+        terms = terms * w.reshape((classes,) + (1,) * (x.ndim - class_dim - 1))
+    return _reduce(-terms.sum(dim=class_dim), reduction)
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """Negative log-likelihood of log-probabilities (N, C, d1, ...) at class indices (N, d1, ...)."""
+    _loss.check_reduction(reduction, "nll_loss")
+    rows, flat_target, shape = _class_rows(_tensor(input), target, "nll_loss")
+    loss = _loss.NLL.apply(rows, flat_target, weight=_array(weight), ignore_index=ignore_index, reduction=reduction)
+    return _per_sample(loss, reduction, shape)
+
+
+def _broadcast_weight(weight: Any, x: Tensor, name: str, op: str) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = np.asarray(_array(weight), dtype=x.data.dtype)
+    try:
+        fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{op}: {name} of shape {w.shape} does not broadcast to the input shape {x.shape}")
+    return w
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, *, reduction: Reduction = "mean"
+) -> Tensor:
+    """-w * (t log x + (1 - t) log(1 - x)) for probabilities x in [0, 1]; logs clamped at -100."""
+    x, target = _elementwise_pair(input, target, reduction, "binary_cross_entropy")
+    w = _broadcast_weight(weight, x, "weight", "binary_cross_entropy")
+    return _loss.BinaryCrossEntropy.apply(x, target, weight=w, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    reduction: Reduction = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Sigmoid plus binary cross-entropy in one stable op; `pos_weight` scales the positive term."""
+    x, target = _elementwise_pair(input, target, reduction, "binary_cross_entropy_with_logits")
+    w = _broadcast_weight(weight, x, "weight", "binary_cross_entropy_with_logits")
+    pw = _broadcast_weight(pos_weight, x, "pos_weight", "binary_cross_entropy_with_logits")
+    return _loss.BinaryCrossEntropyWithLogits.apply(x, target, weight=w, pos_weight=pw, reduction=reduction)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding of class indices: shape (*tensor.shape, num_classes).
+
+    `num_classes=-1` takes the largest index plus one.
+    """
+    indices = np.asarray(_array(tensor))
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class indices, got {indices.dtype}")
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got {indices.min()}..{indices.max()}")
+    return Tensor._wrap(np.eye(num_classes, dtype=np.int64)[indices], False)

@@ -1,0 +1,149 @@
+"""Loss modules: each stores its settings and calls the matching function in `nn.functional`.
+
+Class weights and `pos_weight` are registered as buffers, as in PyTorch (so they travel in the
+state dict).
+"""
+
+from __future__ import annotations
+
+from ttrain.autograd.ops.loss import check_reduction
+from ttrain.autograd.tensor import Tensor
+from ttrain.nn import functional as F
+from ttrain.nn.functional import Reduction
+from ttrain.nn.module import Module
+
+
+# Weights may be given as plain lists (from a config file) as well as tensors.
+WeightLike = Tensor | list[float] | None
+
+
+def _as_tensor(value: WeightLike) -> Tensor | None:
+    if value is None or isinstance(value, Tensor):
+        return value
+    return Tensor(value)
+
+
+class _Loss(Module):
+    """Base of every loss: validates and stores `reduction` ('mean', 'sum' or 'none')."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    """A loss with an optional `weight` (per class, or broadcast over elements) kept as a buffer."""
+
+    weight: Tensor | None
+
+    def __init__(self, weight: WeightLike = None, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction)
+        self.register_buffer("weight", _as_tensor(weight))
+
+
+class MSELoss(_Loss):
+    """Mean squared error: (input - target) ** 2, reduced."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of input against a same-shape target."""
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error: |input - target|, reduced."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of input against a same-shape target."""
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class HuberLoss(_Loss):
+    """Quadratic below `delta`, linear above: 0.5 d**2 or delta (|d| - 0.5 delta)."""
+
+    def __init__(self, reduction: Reduction = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if delta <= 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of input against a same-shape target."""
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d**2 / beta below `beta`, |d| - 0.5 beta above (L1 for beta = 0)."""
+
+    def __init__(self, reduction: Reduction = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of input against a same-shape target."""
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Log-softmax plus negative log-likelihood on logits (N, C, d1, ...).
+
+    Targets are class indices (N, d1, ...) or class probabilities of the input's shape; `weight`
+    is per class, `ignore_index` drops samples, `label_smoothing` mixes in the uniform distribution.
+    """
+
+    def __init__(
+        self, weight: WeightLike = None, ignore_index: int = -100, reduction: Reduction = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(weight, reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of logits against class indices or probabilities."""
+        return F.cross_entropy(
+            input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (N, C, d1, ...) at class indices (N, d1, ...)."""
+
+    def __init__(self, weight: WeightLike = None, ignore_index: int = -100, reduction: Reduction = "mean") -> None:
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of log-probabilities against class indices."""
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities in [0, 1]; each log is clamped at -100."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of probabilities against same-shape targets."""
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Sigmoid plus binary cross-entropy in one numerically stable op; `pos_weight` weighs positives."""
+
+    pos_weight: Tensor | None
+
+    def __init__(
+        self, weight: WeightLike = None, reduction: Reduction = "mean", pos_weight: WeightLike = None
+    ) -> None:
+        super().__init__(weight, reduction)
+        self.register_buffer("pos_weight", _as_tensor(pos_weight))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss of logits against same-shape targets."""
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
