@@ -42,8 +42,12 @@ class Generator:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state from `get_state()`."""
-        self._seed = int(state["seed"])
-        self.numpy.bit_generator.state = state["bit_generator"]
+        try:
+            seed, bit_state = int(state["seed"]), state["bit_generator"]
+            self.numpy.bit_generator.state = bit_state
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"Generator.set_state: not a state from get_state() ({e})") from None
+        self._seed = seed
 
 
 def _jsonable(value: Any) -> Any:

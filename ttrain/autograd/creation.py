@@ -42,11 +42,15 @@ def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _make(np.ones(shape_arg(size), dtype=_float(dtype)), requires_grad)
 
 
-def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with `fill_value` (float32 unless `dtype` says otherwise)."""
+def _size(size: Any) -> tuple[int, ...]:
+    return (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with `fill_value`; the dtype follows the value (bool, int64, else float32)."""
     if dtype is None:
-        dtype = np.int64 if isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool) else np.float32
-    return _make(np.full(tuple(size) if not isinstance(size, int) else (size,), fill_value, dtype=dtype), requires_grad)
+        dtype = Tensor(fill_value).dtype
+    return _make(np.full(_size(size), fill_value, dtype=dtype), requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, generator: Generator | None = None, requires_grad: bool = False) -> Tensor:
@@ -61,9 +65,11 @@ def rand(*size: Any, dtype: Any = None, generator: Generator | None = None, requ
     return _make(resolve(generator).random(shape_arg(size), dtype=dt), requires_grad)
 
 
-def randint(low: int, high: int, size: Any, generator: Generator | None = None) -> Tensor:
-    """Integers in [low, high) (int64)."""
-    return Tensor._wrap(resolve(generator).integers(low, high, size=tuple(size), dtype=np.int64), False)
+def randint(low: int, high: Any = None, size: Any = None, generator: Generator | None = None) -> Tensor:
+    """Integers in [low, high) (int64); `randint(high, size)` draws from [0, high), as in PyTorch."""
+    if size is None:
+        low, high, size = 0, low, high
+    return Tensor._wrap(resolve(generator).integers(low, high, size=_size(size), dtype=np.int64), False)
 
 
 def randperm(n: int, generator: Generator | None = None) -> Tensor:
@@ -71,7 +77,9 @@ def randperm(n: int, generator: Generator | None = None) -> Tensor:
     return Tensor._wrap(resolve(generator).permutation(n).astype(np.int64), False)
 
 
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise."""
     if end is None:
         start, end = 0, start

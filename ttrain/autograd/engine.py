@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ttrain.autograd.grad_mode import no_grad
+from ttrain.autograd.grad_mode import STATE
 
 if TYPE_CHECKING:
     from ttrain.autograd.tensor import Tensor
@@ -28,22 +28,24 @@ def _topological_order(root: "Tensor") -> list["Tensor"]:
         if id(tensor) in seen:
             continue
         seen.add(id(tensor))
-        stack.append((tensor, True))
         ctx = tensor._ctx
-        if ctx is not None:
-            for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
-                if needs and id(parent) not in seen:
-                    stack.append((parent, False))
+        if ctx is None:  # a leaf depends on nothing
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
+            if needs and id(parent) not in seen:
+                stack.append((parent, False))
     return order
 
 
-def _accumulate_leaf(tensor: "Tensor", grad: np.ndarray, handed_out: set[int]) -> None:
-    """Add `grad` into `tensor.grad`, never aliasing an array another tensor also holds."""
+def _accumulate(tensor: "Tensor", grad: np.ndarray, handed_out: set[int]) -> None:
+    """Add `grad` into `tensor.grad`; a new `.grad` owns its array, shared with no other tensor."""
     from ttrain.autograd.tensor import Tensor
 
-    if grad.dtype != tensor.data.dtype:
-        grad = grad.astype(tensor.data.dtype)
     if tensor.grad is None:
+        # Ops return fresh arrays, views (reshape, sum's broadcast) or the incoming array itself
+        # (add): copy all but a fresh array that no other tensor has been given yet.
         if id(grad) in handed_out or not grad.flags.owndata or not grad.flags.writeable:
             grad = grad.copy()
         handed_out.add(id(grad))
@@ -52,41 +54,63 @@ def _accumulate_leaf(tensor: "Tensor", grad: np.ndarray, handed_out: set[int]) -
         tensor.grad.data = tensor.grad.data + grad
 
 
+def _free(ctx: object) -> None:
+    """Drop what a node holds for backward (saved arrays, inputs), keeping a mark that it is gone."""
+    ctx.saved_tensors = ()
+    ctx.parents = ()
+    ctx.__dict__.clear()
+    ctx.freed = True
+
+
 def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Compute d(root)/d(leaf) for every leaf that requires a gradient, seeded with `grad`."""
+    """Accumulate d(root)/d(leaf) into the `.grad` of every leaf that requires one, seeded with `grad`.
+
+    `grad` must be an array no one else holds. Each node's gradients are cast to its inputs' dtypes,
+    as PyTorch's engine does. Without `retain_graph` every node visited is freed.
+    """
     order = _topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
     handed_out: set[int] = set()
-    with no_grad():
+    was_enabled, STATE.enabled = STATE.enabled, False  # record nothing (a no_grad block, minus its object)
+    try:
         for tensor in reversed(order):
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue
             ctx = tensor._ctx
-            if ctx is None or tensor._retains_grad:
-                _accumulate_leaf(tensor, g, handed_out)
             if ctx is None:
+                _accumulate(tensor, g, handed_out)
                 continue
             if ctx.freed:
                 raise RuntimeError(
                     f"backward through {type(ctx).__name__} a second time: its graph was freed by "
                     "the first backward(); pass retain_graph=True to the first call to keep it"
                 )
+            if tensor._retains_grad:
+                _accumulate(tensor, g, handed_out)
             input_grads = ctx.backward(ctx, g)
-            if not isinstance(input_grads, tuple):
+            if not isinstance(input_grads, (tuple, list)):
                 input_grads = (input_grads,)
+            if len(input_grads) != len(ctx.parents):
+                raise RuntimeError(
+                    f"{type(ctx).__name__}.backward returned {len(input_grads)} gradients for "
+                    f"{len(ctx.parents)} inputs"
+                )
             for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, input_grads):
                 if not needs or pg is None:
                     continue
-                if pg.shape != parent.data.shape:
+                data = parent.data
+                if pg.shape != data.shape:
                     raise RuntimeError(
                         f"{type(ctx).__name__}.backward returned a gradient of shape {pg.shape} "
-                        f"for an input of shape {parent.data.shape}"
+                        f"for an input of shape {data.shape}"
                     )
+                if pg.dtype != data.dtype:
+                    pg = pg.astype(data.dtype)
                 key = id(parent)
-                previous = grads.get(key)
-                grads[key] = pg if previous is None else previous + pg
+                earlier = grads.get(key)
+                grads[key] = pg if earlier is None else earlier + pg
             if not retain_graph:
-                ctx.saved_tensors = ()
-                ctx.__dict__.clear()
-                ctx.freed = True
+                _free(ctx)
+    finally:
+        STATE.enabled = was_enabled

@@ -12,6 +12,8 @@ import numpy as np
 
 from ttrain.autograd.grad_mode import STATE
 
+_new_object = object.__new__
+
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` over the axes that broadcasting added or stretched, back to `shape`."""
@@ -30,7 +32,9 @@ class Function:
     """Base class of every op: subclass it and write `forward` and `backward` as static methods.
 
     `forward(ctx, *args, **kwargs)` receives NumPy arrays in place of tensors and returns one array.
-    `backward(ctx, grad)` returns one gradient (or None) per positional input.
+    `backward(ctx, grad)` returns one gradient (or None) per positional input; only positional
+    tensor arguments are differentiated. `ctx.needs_input_grad` says which inputs need one, and
+    `ctx.parents` holds the inputs as given (tensors, not arrays) once the op is recorded.
     """
 
     __slots__ = ("parents", "needs_input_grad", "saved_tensors", "freed", "__dict__")
@@ -58,29 +62,29 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> "Tensor":
         """Run the op on tensors (or plain values) and record it when a gradient is needed."""
-        ctx = cls()
+        # The hot path of every op: keep it to one pass over the arguments and no extra calls.
         arrays = []
         needs = []
-        any_needs = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 needs.append(a.requires_grad)
-                any_needs = any_needs or a.requires_grad
             else:
-                arrays.append(a)
+                # A NumPy scalar becomes a Python one, which NumPy treats as "weak" like PyTorch
+                # does: float32 * np.float64(2) stays float32.
+                arrays.append(a.item() if isinstance(a, np.generic) else a)
                 needs.append(False)
-        record = any_needs and STATE.enabled
-        if record:
-            ctx.needs_input_grad = tuple(needs)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        ctx = _new_object(cls)  # skips __init__: `parents` and `freed` are only set on recorded nodes
+        ctx.saved_tensors = ()
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
-        result = Tensor._wrap(out, record)
-        if record:
+        if True in needs and STATE.enabled:
+            result = Tensor._wrap(out, True)
             ctx.parents = args
+            ctx.freed = False
             result._ctx = ctx
-        return result
+            return result
+        return Tensor._wrap(out, False)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ttrain.autograd.ops import arith
-from ttrain.autograd.ops.shape import cat, stack
+from ttrain.autograd.ops import activation, arith
+from ttrain.autograd.ops.shape import cat, gather, stack
 from ttrain.autograd.tensor import Tensor
 
 
@@ -26,6 +26,16 @@ def log(x: Tensor) -> Tensor:
 def sqrt(x: Tensor) -> Tensor:
     """Square root."""
     return _t(x).sqrt()
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return -_t(x)
+
+
+def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001  (PyTorch's name)
+    """x ** exponent (either may be a Python number)."""
+    return arith.Pow.apply(x, exponent)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001  (PyTorch's name)
@@ -68,18 +78,31 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _t(x).mean(dim, keepdim)
 
 
-def var(x: Tensor, dim: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
-    """Variance over `dim`."""
-    return _t(x).var(dim, keepdim, correction)
+def var(
+    x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None
+) -> Tensor:
+    """Variance over `dim` (see `Tensor.var`)."""
+    return _t(x).var(dim, unbiased, keepdim, correction=correction)
 
 
-def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """Maximum of all elements, or `(values, indices)` along `dim`."""
+def std(
+    x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None
+) -> Tensor:
+    """Standard deviation over `dim` (see `Tensor.std`)."""
+    return _t(x).std(dim, unbiased, keepdim, correction=correction)
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Maximum of all elements, `(values, indices)` along `dim`, or `maximum(x, other)` for a tensor."""
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
     return _t(x).max(dim, keepdim)
 
 
-def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
-    """Minimum of all elements, or `(values, indices)` along `dim`."""
+def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """Minimum of all elements, `(values, indices)` along `dim`, or `minimum(x, other)` for a tensor."""
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
     return _t(x).min(dim, keepdim)
 
 
@@ -128,6 +151,21 @@ def relu(x: Tensor) -> Tensor:
     return _t(x).relu()
 
 
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    return activation.LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (Phi the normal CDF); `approximate="tanh"` uses the tanh formula."""
+    return activation.GELU.apply(x, approximate=approximate)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    return activation.Softplus.apply(x, beta=beta, threshold=threshold)
+
+
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid."""
     return _t(x).sigmoid()
@@ -149,7 +187,8 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 __all__ = [
-    "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "log_softmax", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt",
-    "squeeze", "stack", "sum", "tanh", "transpose", "unsqueeze", "var", "where",
+    "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "gather", "gelu", "leaky_relu", "log",
+    "log_softmax", "matmul", "max", "maximum", "mean", "min", "minimum", "neg", "permute", "pow", "relu",
+    "reshape", "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack", "std", "sum", "tanh",
+    "transpose", "unsqueeze", "var", "where",
 ]

@@ -1,9 +1,15 @@
-"""Gradient-recording switches: `no_grad`, `enable_grad` and `set_grad_enabled`."""
+"""Gradient-recording switches: `no_grad`, `enable_grad` and `set_grad_enabled`.
+
+Each works as a context manager and as a decorator (`@no_grad()`, and `@no_grad` bare as in
+PyTorch 2). The flag is per thread, like PyTorch's.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
+from typing import Any, Callable
 
 
 class _GradState(threading.local):
@@ -20,12 +26,13 @@ def is_grad_enabled() -> bool:
     return STATE.enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager and decorator that turns graph recording on or off."""
+class _GradMode(contextlib.ContextDecorator):
+    """Set the mode on entry and restore the previous one on exit."""
 
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
-        self._previous: list[bool] = []
+    mode: bool
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # a stack, so nested use of one object restores correctly
 
     def __enter__(self) -> None:
         self._previous.append(STATE.enabled)
@@ -34,16 +41,63 @@ class set_grad_enabled(contextlib.ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         STATE.enabled = self._previous.pop()
 
+    def _recreate_cm(self) -> "_GradMode":
+        # Each call of a decorated function gets its own saved state (threads, recursion).
+        clone = copy.copy(self)
+        clone._previous = []
+        return clone
 
-class no_grad(set_grad_enabled):
+
+class _BareDecoratable(_GradMode):
+    """A mode without arguments, so `@no_grad` works without the parentheses too."""
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        self._previous = []
+
+
+class no_grad(_BareDecoratable):
     """Record no graph inside the block (evaluation, optimizer steps)."""
 
-    def __init__(self) -> None:
-        super().__init__(False)
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_BareDecoratable):
     """Record the graph inside the block, even within `no_grad`."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off: as a context manager, a decorator, or a plain call.
+
+    As in PyTorch, `set_grad_enabled(False)` on its own line switches the mode at once.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self.mode = bool(mode)
+        self._previous.append(STATE.enabled)
+        STATE.enabled = self.mode
+        self._applied = True  # the switch above stands in for the first __enter__
+
+    def __enter__(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        super().__enter__()
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if self._applied:  # used as a decorator: undo the immediate switch
+            self._applied = False
+            STATE.enabled = self._previous.pop()
+        return super().__call__(func)
+
+    def _recreate_cm(self) -> "_GradMode":
+        clone = super()._recreate_cm()
+        clone._applied = False
+        return clone

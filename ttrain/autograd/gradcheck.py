@@ -14,76 +14,71 @@ class GradcheckError(AssertionError):
     """Analytical and numerical gradients disagree; the message says where and by how much."""
 
 
-def _scalar_output(fn: Callable[..., Any], inputs: Sequence[Tensor], weights: list[np.ndarray] | None) -> Any:
+def _float_outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[Tensor]:
+    """The floating-point tensors `fn` returns (indices and masks have no gradient)."""
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    return outs
+    return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
 
 
 def gradcheck(
     fn: Callable[..., Any],
-    inputs: Sequence[Tensor] | Tensor,
+    inputs: Sequence[Any] | Tensor,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
     seed: int = 0,
 ) -> bool:
-    """Check the gradients of `fn` at `inputs` against finite differences.
+    """Check the gradients of `fn` at `inputs` against central finite differences.
 
-    Every input that requires grad must be float64. Outputs are reduced to a scalar with fixed
-    random weights, so each element of each output is checked.
+    Every input that requires grad must be float64. The float outputs are reduced to one scalar
+    with fixed random weights (drawn from `seed`), so every element of every output is checked.
+    Returns True, or raises `GradcheckError` (returns False with `raise_exception=False`).
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    checked = [(i, t) for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input requires grad")
-    for t in checked:
+    for _, t in checked:
         if t.dtype != np.float64:
             raise ValueError(f"gradcheck: inputs must be float64 for accurate differences, got {t.dtype}")
 
     with no_grad():
-        outs = [o for o in _scalar_output(fn, inputs, None) if isinstance(o, Tensor)]
+        shapes = [o.shape for o in _float_outputs(fn, inputs)]
     rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal(o.shape) for o in outs]
+    weights = [rng.standard_normal(s) for s in shapes]
 
     def objective() -> float:
         with no_grad():
-            results = [o for o in _scalar_output(fn, inputs, None) if isinstance(o, Tensor)]
-        return float(sum(np.sum(r.data * w) for r, w in zip(results, weights)))
+            return float(sum(np.sum(o.data * w) for o, w in zip(_float_outputs(fn, inputs), weights)))
 
-    for t in checked:
+    for _, t in checked:
         t.grad = None
     with enable_grad():
-        results = [o for o in _scalar_output(fn, inputs, None) if isinstance(o, Tensor)]
-        total = None
-        for r, w in zip(results, weights):
-            if not r.requires_grad:
-                continue
-            term = (r * Tensor._wrap(w, False)).sum()
-            total = term if total is None else total + term
-    if total is not None:
+        terms = [(o * w).sum() for o, w in zip(_float_outputs(fn, inputs), weights) if o.requires_grad]
+    if terms:
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
         total.backward()
 
-    for index, t in enumerate(inputs):
-        if not (isinstance(t, Tensor) and t.requires_grad):
-            continue
+    for index, t in checked:
         analytical = np.zeros_like(t.data) if t.grad is None else t.grad.data
         numerical = np.zeros_like(t.data)
-        flat = t.data.reshape(-1)
-        for i in range(flat.size):
-            original = flat[i]
-            flat[i] = original + eps
+        for i in np.ndindex(t.shape):  # element by element, whatever the array's memory layout
+            original = t.data[i]
+            t.data[i] = original + eps
             plus = objective()
-            flat[i] = original - eps
+            t.data[i] = original - eps
             minus = objective()
-            flat[i] = original
-            numerical.reshape(-1)[i] = (plus - minus) / (2 * eps)
+            t.data[i] = original
+            numerical[i] = (plus - minus) / (2 * eps)
         if not np.allclose(analytical, numerical, atol=atol, rtol=rtol):
-            worst = np.unravel_index(np.argmax(np.abs(analytical - numerical)), t.shape) if t.data.size else ()
+            worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(analytical - numerical)), t.shape))
             message = (
                 f"gradcheck: gradient of input {index} (shape {t.shape}) differs at {worst}: "
-                f"backward {analytical[worst]!r} vs numerical {numerical[worst]!r}"
+                f"backward {float(analytical[worst])!r} vs numerical {float(numerical[worst])!r}"
             )
             if raise_exception:
                 raise GradcheckError(message)

@@ -20,7 +20,7 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         data = data.data
     if dtype is not None:
         return np.array(data, dtype=dtype)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):
         return np.array(data)
     array = np.array(data)
     if array.dtype == np.float64:
@@ -127,6 +127,11 @@ class Tensor:
             raise RuntimeError("the truth value of a tensor with more than one element is ambiguous")
         return bool(self.data)
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # np.asarray(tensor) and NumPy functions see the values, as with torch tensors
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype, copy=False)
+
     def __float__(self) -> float:
         return float(self.item())
 
@@ -158,7 +163,7 @@ class Tensor:
     def item(self) -> Any:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item(): tensor of shape {self.data.shape} has {self.data.size} elements, not 1")
+            raise RuntimeError(f"item(): tensor of shape {self.data.shape} has {self.data.size} elements, not 1")
         return self.data.item()
 
     def detach(self) -> "Tensor":
@@ -198,15 +203,25 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = np.asarray(_raw(gradient), dtype=self.data.dtype)
+            seed = np.array(_raw(gradient), dtype=self.data.dtype)  # a copy: leaves' .grad may get it
             if seed.shape != self.data.shape:
                 raise RuntimeError(f"backward(): gradient shape {seed.shape} != tensor shape {self.data.shape}")
         engine.run_backward(self, seed, retain_graph=retain_graph)
 
     # ---- dtype conversion -----------------------------------------------------------------------
     def to(self, dtype: Any) -> "Tensor":
-        """This tensor cast to `dtype` (differentiable between float types)."""
-        return ops.shape.Cast.apply(self, dtype=np.dtype(dtype))
+        """This tensor cast to `dtype`: differentiable between float types, detached otherwise.
+
+        `to("cpu")` returns the tensor itself, so device-agnostic PyTorch code runs unchanged.
+        """
+        if isinstance(dtype, str) and dtype.startswith("cpu"):
+            return self
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        if dtype.kind not in _FLOAT_KINDS:
+            return Tensor._wrap(self.data.astype(dtype), False)
+        return ops.shape.Cast.apply(self, dtype=dtype)
 
     def float(self) -> "Tensor":
         """Cast to float32."""
@@ -313,6 +328,9 @@ class Tensor:
     def __neg__(self) -> "Tensor":
         return ops.arith.Neg.apply(self)
 
+    def __abs__(self) -> "Tensor":
+        return ops.arith.Abs.apply(self)
+
     def __matmul__(self, other: Any) -> "Tensor":
         return ops.matmul.MatMul.apply(self, other)
 
@@ -322,37 +340,68 @@ class Tensor:
     def __getitem__(self, key: Any) -> "Tensor":
         return ops.shape.Index.apply(self, key=ops.shape.index_key(key))
 
-    # comparisons record nothing: their outputs are boolean masks
+    # comparisons and logic record nothing: their outputs are boolean masks
+    def _compare(self, other: Any, ufunc: Any, name: str) -> "Tensor":
+        try:
+            return Tensor._wrap(ufunc(self.data, _raw(other)), False)
+        except ValueError:
+            raise ops.errors.broadcast_error(name, self.data, _raw(other)) from None
+
     def __lt__(self, other: Any) -> "Tensor":
-        return Tensor._wrap(self.data < _raw(other), False)
+        return self._compare(other, np.less, "lt")
 
     def __le__(self, other: Any) -> "Tensor":
-        return Tensor._wrap(self.data <= _raw(other), False)
+        return self._compare(other, np.less_equal, "le")
 
     def __gt__(self, other: Any) -> "Tensor":
-        return Tensor._wrap(self.data > _raw(other), False)
+        return self._compare(other, np.greater, "gt")
 
     def __ge__(self, other: Any) -> "Tensor":
-        return Tensor._wrap(self.data >= _raw(other), False)
+        return self._compare(other, np.greater_equal, "ge")
 
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return Tensor._wrap(self.data == _raw(other), False)
+        return self._compare(other, np.equal, "eq")
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return Tensor._wrap(self.data != _raw(other), False)
+        return self._compare(other, np.not_equal, "ne")
+
+    def __and__(self, other: Any) -> "Tensor":
+        return self._compare(other, np.bitwise_and, "and")
+
+    def __or__(self, other: Any) -> "Tensor":
+        return self._compare(other, np.bitwise_or, "or")
+
+    def __xor__(self, other: Any) -> "Tensor":
+        return self._compare(other, np.bitwise_xor, "xor")
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self) -> "Tensor":
         return Tensor._wrap(~self.data, False)
 
-    def __and__(self, other: Any) -> "Tensor":
-        return Tensor._wrap(self.data & _raw(other), False)
-
-    def __or__(self, other: Any) -> "Tensor":
-        return Tensor._wrap(self.data | _raw(other), False)
-
     def eq(self, other: Any) -> "Tensor":
         """Elementwise ==."""
         return self == other
+
+    def ne(self, other: Any) -> "Tensor":
+        """Elementwise !=."""
+        return self != other
+
+    def lt(self, other: Any) -> "Tensor":
+        """Elementwise <."""
+        return self < other
+
+    def le(self, other: Any) -> "Tensor":
+        """Elementwise <=."""
+        return self <= other
+
+    def gt(self, other: Any) -> "Tensor":
+        """Elementwise >."""
+        return self > other
+
+    def ge(self, other: Any) -> "Tensor":
+        """Elementwise >=."""
+        return self >= other
 
     def add(self, other: Any) -> "Tensor":
         """self + other."""
@@ -401,7 +450,7 @@ class Tensor:
 
     def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
         """Limit values to [min, max]."""
-        return ops.arith.Clamp.apply(self, lo=min, hi=max)
+        return ops.arith.Clamp.apply(self, min, max)
 
     clip = clamp
 
@@ -442,13 +491,19 @@ class Tensor:
         """Mean over `dim` (all dimensions by default)."""
         return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
 
-    def var(self, dim: Any = None, keepdim: bool = False, correction: int = 1, unbiased: bool | None = None) -> "Tensor":
-        """Variance over `dim`, with Bessel's correction by default, as in PyTorch."""
-        return ops.reduce.var(self, dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased)
+    def var(
+        self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None
+    ) -> "Tensor":
+        """Variance over `dim`; `correction` (default 1, or 0 when `unbiased=False`) as in PyTorch."""
+        if correction is None:
+            correction = 1 if unbiased else 0
+        return ops.reduce.var(self, dim=dim, keepdim=keepdim, correction=correction)
 
-    def std(self, dim: Any = None, keepdim: bool = False, correction: int = 1) -> "Tensor":
-        """Standard deviation over `dim`."""
-        return self.var(dim=dim, keepdim=keepdim, correction=correction).sqrt()
+    def std(
+        self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None
+    ) -> "Tensor":
+        """Standard deviation over `dim` (the square root of `var`)."""
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
         """Maximum: of all elements, or `(values, indices)` along `dim`."""
@@ -487,8 +542,8 @@ class Tensor:
         """Merge dimensions start_dim..end_dim into one."""
         return ops.shape.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, dim: int | None = None) -> "Tensor":
-        """Drop size-1 dimensions (or just `dim` if it has size 1)."""
+    def squeeze(self, dim: Any = None) -> "Tensor":
+        """Drop size-1 dimensions (or only those of `dim`, an int or a tuple)."""
         return ops.shape.squeeze(self, dim)
 
     def unsqueeze(self, dim: int) -> "Tensor":
@@ -516,6 +571,10 @@ class Tensor:
     def expand_as(self, other: "Tensor") -> "Tensor":
         """Broadcast to `other`'s shape."""
         return self.expand(*other.shape)
+
+    def gather(self, dim: int, index: Any) -> "Tensor":
+        """Values at `index` along `dim`: out[i][j] = self[i][index[i][j]] for dim=1 (torch.gather)."""
+        return ops.shape.gather(self, dim, index)
 
 
 def _import_ops() -> None:

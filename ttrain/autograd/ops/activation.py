@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ttrain.autograd.function import Function
+from ttrain.autograd.ops.dims import canonical_dim
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -132,23 +133,35 @@ class GELU(Function):
         return grad * (cdf + x * pdf)
 
 
+def _softmax_axis(x: np.ndarray, dim: int, op: str) -> int | None:
+    """The axis to normalise over; None for a 0-d tensor, whose softmax is 1."""
+    axis = canonical_dim(dim, x.ndim, op)
+    return axis if x.ndim else None
+
+
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
+        axis = ctx.axis = _softmax_axis(x, dim, "softmax")
+        if x.size == 0:
+            return x.copy()
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
-        ctx.dim = dim
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        if grad.size == 0:
+            return grad
         out = ctx.saved_tensors[0]
-        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True))
+        return out * (grad - (grad * out).sum(axis=ctx.axis, keepdims=True))
 
 
-def log_softmax_array(x: np.ndarray, dim: int = -1) -> np.ndarray:
+def log_softmax_array(x: np.ndarray, dim: int | None = -1) -> np.ndarray:
     """log(softmax(x)) computed as x - max - log(sum(exp(x - max))): finite for huge logits."""
+    if x.size == 0:
+        return x.copy()
     shifted = x - x.max(axis=dim, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
@@ -156,12 +169,12 @@ def log_softmax_array(x: np.ndarray, dim: int = -1) -> np.ndarray:
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim=-1):
-        out = log_softmax_array(x, dim)
+        axis = ctx.axis = _softmax_axis(x, dim, "log_softmax")
+        out = log_softmax_array(x, axis)
         ctx.save_for_backward(out)
-        ctx.dim = dim
         return out
 
     @staticmethod
     def backward(ctx, grad):
         out = ctx.saved_tensors[0]
-        return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+        return grad - np.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)

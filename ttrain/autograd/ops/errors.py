@@ -11,6 +11,7 @@ class ShapeError(ValueError):
     """Inputs whose shapes an op cannot combine; the message names the op and the shapes."""
 
 
-def broadcast_error(op: str, a: Any, b: Any) -> ShapeError:
-    """The error for two operands that do not broadcast together."""
-    return ShapeError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast together")
+def broadcast_error(op: str, *operands: Any) -> ShapeError:
+    """The error for operands that do not broadcast together."""
+    shapes = " and ".join(str(np.shape(x)) for x in operands)
+    return ShapeError(f"{op}: shapes {shapes} cannot be broadcast together")

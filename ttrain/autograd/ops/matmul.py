@@ -26,14 +26,12 @@ class MatMul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        # Promote vectors to matrices so one formula covers every case, then undo it.
+        if a.ndim == 1 and b.ndim == 1:  # a dot product: grad is 0-d
+            return (grad * b if need_a else None), (grad * a if need_b else None)
+        # Promote a vector to a matrix so one formula covers every other case, then undo it.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g = grad
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+        g = np.expand_dims(grad, -2) if a.ndim == 1 else np.expand_dims(grad, -1) if b.ndim == 1 else grad
         ga = gb = None
         if need_a:
             ga = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
@@ -47,13 +45,12 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-            raise ShapeError(
-                f"linear: input {x.shape} has {x.shape[-1] if x.ndim else 0} features, "
-                f"weight {weight.shape} expects {weight.shape[1]}"
-            )
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ShapeError(f"linear: input {x.shape} @ weight.T {weight.shape[::-1]}: "
+                             "weight must be (out_features, in_features) with in_features = input's last size")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ShapeError(f"linear: bias {bias.shape} does not match weight {weight.shape}")
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
         out = x @ weight.T
         if bias is not None:
             out += bias
@@ -62,10 +59,9 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        need_x, need_w = ctx.needs_input_grad[:2]
-        need_b = ctx.has_bias and ctx.needs_input_grad[2]
+        needs = ctx.needs_input_grad
         g2 = grad.reshape(-1, grad.shape[-1])
-        gx = (grad @ weight) if need_x else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if need_w else None
-        gb = g2.sum(axis=0) if need_b else None
-        return gx, gw, gb
+        gx = (grad @ weight) if needs[0] else None
+        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if needs[1] else None
+        gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        return (gx, gw, gb)[: len(needs)]

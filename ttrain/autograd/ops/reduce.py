@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max/min (amax/amin), var, argmax/argmin."""
+"""Reductions: sum, mean, max/min (amax/amin and values+indices along a dim), var, argmax/argmin."""
 
 from __future__ import annotations
 
@@ -7,32 +7,26 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ttrain.autograd.function import Function
-
-
-def normalize_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
-    """Turn `dim` (None, int or sequence, negatives allowed) into sorted non-negative axes."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(d % max(ndim, 1))
-    return tuple(sorted(set(out)))
+from ttrain.autograd.ops.dims import canonical_dim, canonical_dims
+from ttrain.autograd.ops.errors import ShapeError
 
 
 def _grad_to_input(grad: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
-    """Broadcast a reduction's output gradient back over the reduced axes."""
-    if axes is not None and not keepdim and len(shape):
+    """Broadcast a reduction's output gradient back over the reduced axes (a read-only view)."""
+    if axes and not keepdim:
         grad = np.expand_dims(grad, axes)
     return np.broadcast_to(grad, shape)
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
+    """How many elements each output element of a reduction over `axes` summarises."""
+    return int(np.prod(shape if axes is None else [shape[a] for a in axes]))
 
 
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
-        axes = normalize_dims(dim, x.ndim, "sum")
+        axes = canonical_dims(dim, x.ndim, "sum")
         ctx.info = (x.shape, axes, keepdim)
         return np.asarray(x.sum(axis=axes, keepdims=keepdim))
 
@@ -44,15 +38,20 @@ class Sum(Function):
 class Mean(Function):
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
-        axes = normalize_dims(dim, x.ndim, "mean")
+        axes = canonical_dims(dim, x.ndim, "mean")
         ctx.info = (x.shape, axes, keepdim)
-        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
-        ctx.count = count
         return np.asarray(x.mean(axis=axes, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, grad):
-        return _grad_to_input(grad / max(ctx.count, 1), *ctx.info)
+        shape, axes, keepdim = ctx.info
+        return _grad_to_input(grad / max(_count(shape, axes), 1), shape, axes, keepdim)
+
+
+def _check_not_empty(x: np.ndarray, axes: tuple[int, ...] | None, op: str) -> None:
+    """max/min/argmax of nothing is undefined: refuse a zero-size reduced dimension."""
+    if x.size == 0 and (axes is None or any(x.shape[a] == 0 for a in axes)):
+        raise ShapeError(f"{op}: cannot reduce over a zero-size dimension of a tensor of shape {x.shape}")
 
 
 class Extreme(Function):
@@ -60,27 +59,21 @@ class Extreme(Function):
 
     @staticmethod
     def forward(ctx, x, fn=np.max, dim=None, keepdim=False):
-        axes = normalize_dims(dim, x.ndim, fn.__name__)
-        if x.size == 0:
-            raise ValueError(f"{fn.__name__}: cannot reduce an empty tensor of shape {x.shape}")
+        name = "amax" if fn is np.max else "amin"
+        axes = canonical_dims(dim, x.ndim, name)
+        _check_not_empty(x, axes, name)
         out = fn(x, axis=axes, keepdims=True)
         ctx.save_for_backward(x, out)
         ctx.info = (x.shape, axes, keepdim)
-        return np.asarray(out if keepdim or axes is None and x.ndim == 0 else out.reshape(_reduced_shape(x.shape, axes)))
+        return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if axes is not None and i not in axes])
 
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         shape, axes, keepdim = ctx.info
-        mask = x == out
-        count = mask.sum(axis=axes, keepdims=True)
-        return _grad_to_input(grad, shape, axes, keepdim) * mask / count
-
-
-def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
-    if axes is None:
-        return ()
-    return tuple(n for i, n in enumerate(shape) if i not in axes)
+        mask = (x == out).astype(grad.dtype)
+        mask /= mask.sum(axis=axes, keepdims=True)
+        return _grad_to_input(grad, shape, axes, keepdim) * mask
 
 
 class MaxResult(NamedTuple):
@@ -91,30 +84,43 @@ class MaxResult(NamedTuple):
 
 
 def extreme(x: Any, fn: Callable, dim: int | None, keepdim: bool) -> Any:
-    """`x.max()` / `x.min()`: a scalar tensor, or `(values, indices)` along `dim`."""
+    """`x.max()` / `x.min()`: a 0-d tensor, or `(values, indices)` along `dim`.
+
+    Along a dim the gradient goes to the returned index alone, as in PyTorch.
+    """
     if dim is None:
         return Extreme.apply(x, fn=fn)
-    values = Extreme.apply(x, fn=fn, dim=dim, keepdim=keepdim)
-    indices = arg_extreme(x, np.argmax if fn is np.max else np.argmin, dim, keepdim)
-    return MaxResult(values, indices)
+    from ttrain.autograd.ops.shape import Clone, Gather
+    from ttrain.autograd.tensor import Tensor
+
+    indices = arg_extreme(x, np.argmax if fn is np.max else np.argmin, dim, keepdim=True)
+    if x.ndim == 0:
+        return MaxResult(Clone.apply(x), indices)
+    axis = canonical_dim(dim, x.ndim, fn.__name__)
+    values = Gather.apply(x, indices.data, dim=axis)
+    if keepdim:
+        return MaxResult(values, indices)
+    return MaxResult(values.squeeze(axis), Tensor._wrap(indices.data.squeeze(axis), False))
 
 
 def arg_extreme(x: Any, fn: Callable, dim: int | None, keepdim: bool) -> Any:
-    """Indices of the extremes (int64, never differentiable)."""
+    """Indices of the extremes (int64, never differentiable); the flat index when `dim` is None."""
     from ttrain.autograd.tensor import Tensor
 
     data = x.data
+    name = fn.__name__
     if dim is None:
+        _check_not_empty(data, None, name)
         return Tensor._wrap(np.asarray(fn(data), dtype=np.int64), False)
-    (axis,) = normalize_dims(dim, data.ndim, fn.__name__)
+    axis = canonical_dim(dim, data.ndim, name)
+    _check_not_empty(data, (axis,) if data.ndim else None, name)
+    if data.ndim == 0:
+        return Tensor._wrap(np.zeros((), dtype=np.int64), False)
     return Tensor._wrap(np.asarray(fn(data, axis=axis, keepdims=keepdim), dtype=np.int64), False)
 
 
-def var(x: Any, dim: Any = None, keepdim: bool = False, correction: int = 1, unbiased: bool | None = None) -> Any:
-    """Variance composed from primitives: mean of squared deviations, scaled by n / (n - correction)."""
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    axes = normalize_dims(dim, x.ndim, "var")
-    count = x.data.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+def var(x: Any, dim: Any = None, keepdim: bool = False, correction: int = 1) -> Any:
+    """Variance composed from primitives: squared deviations summed, over n - correction (PyTorch's)."""
+    axes = canonical_dims(dim, x.ndim, "var")
     deviation = x - x.mean(dim=axes, keepdim=True)
-    return (deviation * deviation).sum(dim=axes, keepdim=keepdim) / max(count - correction, 0)
+    return (deviation * deviation).sum(dim=axes, keepdim=keepdim) / max(_count(x.shape, axes) - correction, 0)

@@ -1,4 +1,4 @@
-"""Shape ops: reshape, permute, expand, indexing, cat/stack, and the helpers built on them."""
+"""Shape ops: reshape, permute, expand, indexing, gather, cat/stack, and the helpers built on them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ttrain.autograd.function import Function, unbroadcast
+from ttrain.autograd.ops.dims import canonical_dim, canonical_dims
 from ttrain.autograd.ops.errors import ShapeError
 
 
@@ -45,20 +46,20 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        axes = [canonical_dim(d, x.ndim, "permute") for d in dims] if x.ndim else list(dims)
+        if sorted(axes) != list(range(x.ndim)):
             raise ShapeError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dimensions of {x.shape}")
-        ctx.dims = dims
-        return x.transpose(dims)
+        ctx.axes = axes
+        return x.transpose(axes)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(np.argsort([d % grad.ndim for d in ctx.dims]))
+        return grad.transpose(np.argsort(ctx.axes))
 
 
 class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.shape = x.shape
         try:
             return np.broadcast_to(x, shape)
         except ValueError:
@@ -66,15 +67,15 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return unbroadcast(grad, ctx.shape)
+        return unbroadcast(grad, ctx.parents[0].shape)
 
 
 class Index(Function):
+    """x[key] for ints, slices, None, Ellipsis, integer arrays and boolean masks (NumPy's rules)."""
+
     @staticmethod
     def forward(ctx, x, key):
-        ctx.shape = x.shape
         ctx.key = key
-        ctx.dtype = x.dtype
         try:
             return np.asarray(x[key])
         except IndexError as e:
@@ -82,18 +83,52 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        out = np.zeros(ctx.shape, dtype=grad.dtype)
-        # add.at sums repeated integer indices; plain assignment suffices for basic slicing
-        if _is_basic(ctx.key):
+        out = np.zeros(ctx.parents[0].shape, dtype=grad.dtype)
+        if _selects_each_once(ctx.key):
             out[ctx.key] = grad
-        else:
+        else:  # an integer array may repeat an index: add.at sums the repeats
             np.add.at(out, ctx.key, grad)
         return out
 
 
-def _is_basic(key: Any) -> bool:
+def _selects_each_once(key: Any) -> bool:
+    """True when no element can be selected twice: no integer arrays in the key."""
     parts = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (int, slice, np.integer)) for k in parts)
+    for k in parts:
+        if isinstance(k, (list, np.ndarray)) and np.asarray(k).dtype != bool:
+            return False
+    return True
+
+
+class Gather(Function):
+    """out[i][j] = x[i][index[i][j]] along `dim` (torch.gather); repeated indices add up in backward."""
+
+    @staticmethod
+    def forward(ctx, x, index, dim):
+        index = np.asarray(index)
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be an integer tensor, not {index.dtype}")
+        if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != dim):
+            raise ShapeError(f"gather: index {index.shape} does not fit input {x.shape} along dim {dim}")
+        ctx.save_for_backward(index)
+        ctx.dim = dim
+        # PyTorch lets the index be smaller than the input outside `dim`: take the leading part
+        window = tuple(slice(None) if d == dim else slice(0, i) for d, i in enumerate(index.shape))
+        try:
+            return np.take_along_axis(x[window], index, axis=dim)
+        except IndexError as e:
+            raise IndexError(f"gather: {e} (input of shape {x.shape})") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        key = tuple(
+            index if d == ctx.dim else np.arange(n).reshape([-1 if k == d else 1 for k in range(index.ndim)])
+            for d, n in enumerate(index.shape)
+        )
+        out = np.zeros(ctx.parents[0].shape, dtype=grad.dtype)
+        np.add.at(out, key, grad)
+        return out, None
 
 
 class Cat(Function):
@@ -101,8 +136,8 @@ class Cat(Function):
     def forward(ctx, *arrays, dim=0):
         try:
             out = np.concatenate(arrays, axis=dim)
-        except (ValueError, np.exceptions.AxisError):
-            shapes = ", ".join(str(a.shape) for a in arrays)
+        except ValueError:  # also numpy's AxisError
+            shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(f"cat: cannot concatenate shapes {shapes} along dim {dim}") from None
         ctx.splits = np.cumsum([a.shape[dim] for a in arrays])[:-1]
         ctx.dim = dim
@@ -124,69 +159,80 @@ class Clone(Function):
 
 
 class Cast(Function):
+    """Convert between float dtypes; the gradient is converted back."""
+
     @staticmethod
     def forward(ctx, x, dtype):
-        ctx.dtype = x.dtype
         return x.astype(dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.astype(ctx.dtype) if ctx.dtype.kind in "fc" else None
+        return grad.astype(ctx.parents[0].dtype)
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     """Merge dimensions start_dim..end_dim into one."""
     if x.ndim == 0:
         return x.reshape(1)
-    start, end = start_dim % x.ndim, end_dim % x.ndim
-    shape = x.shape[:start] + (-1,) + x.shape[end + 1 :]
-    if 0 in x.shape:
-        shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
-    return x.reshape(shape)
+    start = canonical_dim(start_dim, x.ndim, "flatten")
+    end = canonical_dim(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    merged = int(np.prod(x.shape[start : end + 1]))  # explicit, since -1 is ambiguous for zero-size
+    return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1 :])
 
 
-def squeeze(x: Any, dim: int | None = None) -> Any:
-    """Drop size-1 dimensions, or only `dim` when it has size 1."""
-    if dim is None:
-        return x.reshape(tuple(n for n in x.shape if n != 1))
-    d = dim % max(x.ndim, 1)
-    if x.ndim == 0 or x.shape[d] != 1:
-        return x
-    return x.reshape(x.shape[:d] + x.shape[d + 1 :])
+def squeeze(x: Any, dim: Any = None) -> Any:
+    """Drop size-1 dimensions: all, or those of `dim` (an int or a tuple) that have size 1."""
+    axes = canonical_dims(dim, x.ndim, "squeeze") if dim is not None else range(x.ndim)
+    axes = () if axes is None else axes
+    return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
 
 def unsqueeze(x: Any, dim: int) -> Any:
     """Insert a size-1 dimension at `dim` (negative counts from the end of the new shape)."""
-    d = dim % (x.ndim + 1)
+    d = canonical_dim(dim, x.ndim + 1, "unsqueeze")
     return x.reshape(x.shape[:d] + (1,) + x.shape[d:])
 
 
 def transpose(x: Any, dim0: int, dim1: int) -> Any:
     """Swap two dimensions."""
+    a, b = canonical_dim(dim0, x.ndim, "transpose"), canonical_dim(dim1, x.ndim, "transpose")
     dims = list(range(x.ndim))
-    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    if dims:
+        dims[a], dims[b] = dims[b], dims[a]
     return x.permute(*dims)
 
 
 def expand(x: Any, shape: Sequence[int]) -> Any:
-    """Broadcast `x` to `shape`; -1 keeps the existing size."""
+    """Broadcast `x` to `shape` without copying; -1 keeps the size of an existing dimension."""
     lead = len(shape) - x.ndim
+    if lead < 0 or any(n == -1 for n in shape[:lead]):
+        raise ShapeError(f"expand: cannot expand {x.shape} to {tuple(shape)}")
     resolved = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
     return Expand.apply(x, shape=resolved)
 
 
+def gather(x: Any, dim: int, index: Any) -> Any:
+    """Values of `x` at `index` along `dim` (torch.gather)."""
+    from ttrain.autograd.tensor import Tensor
+
+    index = index.data if isinstance(index, Tensor) else index
+    return Gather.apply(x, index, dim=canonical_dim(dim, x.ndim, "gather"))
+
+
 def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Concatenate tensors along an existing dimension."""
-    if not tensors:
+    if not len(tensors):
         raise ValueError("cat: expects a non-empty sequence of tensors")
     return Cat.apply(*tensors, dim=dim)
 
 
 def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Join same-shape tensors along a new dimension."""
-    if not tensors:
+    if not len(tensors):
         raise ValueError("stack: expects a non-empty sequence of tensors")
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) > 1:
-        raise ShapeError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    shapes = [tuple(t.shape) for t in tensors]
+    if len(set(shapes)) > 1:
+        raise ShapeError(f"stack: all tensors must have the same shape, got {', '.join(map(str, shapes))}")
     return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
