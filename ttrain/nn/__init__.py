@@ -6,7 +6,7 @@ the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP
 `ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`).
 """
 
-from ttrain.nn import functional, init
+from ttrain.nn import functional, init, utils
 from ttrain.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from ttrain.nn.channel_dropout import Dropout2d
 from ttrain.nn.container import ModuleDict, ModuleList, Sequential
