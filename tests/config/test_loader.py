@@ -1,0 +1,115 @@
+"""YAML loading: safe semantics, YAML 1.2 floats, and the key-path -> file:line map."""
+
+from __future__ import annotations
+
+import pytest
+
+from ttrain.config.errors import ConfigError
+from ttrain.config.loader import load_yaml, load_yaml_file, parse_value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1e-3", 1e-3), ("1E5", 1e5), ("-2e+10", -2e10), ("5e3", 5000.0), ("1.0e5", 1e5), (".5e-2", 0.005),
+     ("0.1", 0.1), ("3", 3), ("1_000", 1000)],
+)
+def test_numbers_in_exponent_form_are_floats(text: str, expected: float) -> None:
+    value = parse_value(text, "--set x")
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize("text", ["e5", "1e", "1e-", "abc1e5", "'1e-3'"])
+def test_non_numbers_stay_strings(text: str) -> None:
+    assert isinstance(parse_value(text, "--set x"), str)
+
+
+def test_every_key_path_has_its_line() -> None:
+    text = """\
+name: demo
+optimizer:
+  name: sgd
+  lr: 0.1
+model:
+  layers:
+    - linear:
+        out_features: 512
+    - relu
+"""
+    data, source = load_yaml(text, "c.yaml")
+    assert data["model"]["layers"][0] == {"linear": {"out_features": 512}}
+    assert str(source.locate(("optimizer", "lr"))) == "c.yaml:4"
+    assert str(source.locate(("model", "layers", 0, "linear", "out_features"))) == "c.yaml:8"
+    assert str(source.locate(("model", "layers", 1))) == "c.yaml:9"
+    # A key that was never written is located at its nearest written ancestor, then the file.
+    assert str(source.locate(("optimizer", "momentum"))) == "c.yaml:2"
+    assert str(source.locate(("trainer", "epochs"))) == "c.yaml"
+
+
+def test_anchors_and_merge_keys_are_safe_yaml_and_located() -> None:
+    text = """\
+base: &base
+  lr: 0.1
+  momentum: 0.9
+optimizer:
+  <<: *base
+  name: sgd
+  lr: 0.5
+"""
+    data, source = load_yaml(text, "c.yaml")
+    assert data["optimizer"] == {"lr": 0.5, "momentum": 0.9, "name": "sgd"}
+    assert source.locate(("optimizer", "lr")).line == 7  # the explicit key wins
+    assert source.locate(("optimizer", "momentum")).line == 3  # where the merged value is written
+
+
+def test_empty_document_is_an_empty_mapping() -> None:
+    assert load_yaml("# only a comment\n", "c.yaml")[0] == {}
+
+
+def test_python_tags_are_refused_before_anything_is_constructed() -> None:
+    text = "model:\n  name: !!python/object/apply:os.system ['echo pwned']\n"
+    with pytest.raises(ConfigError) as info:
+        load_yaml(text, "c.yaml")
+    (issue,) = info.value.issues
+    assert issue.location == "c.yaml:2"
+    assert issue.path == "model.name"
+    assert "'!!python/object/apply:os.system' is not allowed" in issue.message
+    assert "safe-load" in issue.message
+
+
+def test_unknown_local_tags_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:1: seed: unknown YAML tag '!env'"):
+        load_yaml("seed: !env SEED\n", "c.yaml")
+
+
+def test_standard_explicit_tags_are_allowed() -> None:
+    assert load_yaml("seed: !!int '3'\nname: !!str 12\n", "c.yaml")[0] == {"seed": 3, "name": "12"}
+
+
+def test_duplicate_keys_are_errors_naming_both_lines() -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:3: optimizer.lr: duplicate key 'lr' \(first given at line 2\)"):
+        load_yaml("optimizer:\n  lr: 0.1\n  lr: 0.2\n", "c.yaml")
+
+
+def test_recursive_aliases_do_not_hang() -> None:
+    data, _ = load_yaml("a: &a [1, *a]\n", "c.yaml")
+    assert data["a"][0] == 1
+
+
+def test_syntax_error_names_file_line_and_column() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_yaml("model:\n  name: mlp\n  hidden: [512, 256\ndata: x\n", "c.yaml")
+    message = str(info.value)
+    assert message.startswith("c.yaml:4:")
+    assert "bad YAML syntax" in message
+
+
+def test_missing_file_directory_and_binary_file(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_yaml_file(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_yaml_file(tmp_path)
+    binary = tmp_path / "b.yaml"
+    binary.write_bytes(b"\xff\xfe\x00model")
+    with pytest.raises(ConfigError, match="not a UTF-8 text file"):
+        load_yaml_file(binary)
