@@ -1,70 +1,73 @@
 """ttrain: a config-driven training toolkit with its own define-by-run autograd engine.
 
 The Python API follows PyTorch's names: `ttrain.tensor`, `ttrain.nn`, `ttrain.optim`, `no_grad`.
-Submodules (`nn`, `optim`, `data`, ...) load on first access, so `import ttrain` stays fast.
+Every name loads on first access (PEP 562), so `import ttrain` and `ttrain --help` stay fast:
+NumPy and the engine load with the first tensor, Numba with the first kernel.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
-
-import numpy as np
-
-from ttrain.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from ttrain.autograd.creation import (
-    arange,
-    eye,
-    from_numpy,
-    full,
-    full_like,
-    linspace,
-    ones,
-    ones_like,
-    rand,
-    rand_like,
-    randint,
-    randn,
-    randn_like,
-    randperm,
-    tensor,
-    zeros,
-    zeros_like,
-)
-from ttrain.autograd.functions import *  # noqa: F401,F403  (exp, log, cat, stack, ... as in torch)
-from ttrain.autograd.functions import __all__ as _function_names
-from ttrain.random import Generator, default_generator, manual_seed
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-float16 = np.float16
-float32 = np.float32
-float64 = np.float64
-int32 = np.int32
-int64 = np.int64
-uint8 = np.uint8
-bool_ = np.bool_
-float = np.float32  # noqa: A001  (torch.float is float32)
-double = np.float64
-long = np.int64
-
 _SUBMODULES = {"nn", "optim", "data", "config", "training", "autograd", "random", "cli"}
+_HOMES = {
+    "ttrain.autograd": ("Function", "Tensor", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
+    "ttrain.autograd.creation": (
+        "arange", "eye", "from_numpy", "full", "full_like", "linspace", "ones", "ones_like", "rand", "rand_like",
+        "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
+    ),
+    "ttrain.random": ("Generator", "default_generator", "manual_seed"),
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+# Free-function forms of the ops (exp, log, cat, stack, ...) as in torch: whatever functions.__all__ lists.
+_FUNCTIONS = "ttrain.autograd.functions"
+# PyTorch's dtype names for NumPy's scalar types (torch.float is float32, torch.long int64).
+_DTYPES = {
+    "float16": "float16", "float32": "float32", "float64": "float64", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "bool_": "bool_", "float": "float32", "double": "float64", "long": "int64",
+}
+
+if TYPE_CHECKING:
+    from ttrain.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+    from ttrain.autograd.creation import *  # noqa: F401,F403
+    from ttrain.autograd.functions import *  # noqa: F401,F403
+    from ttrain.random import Generator, default_generator, manual_seed  # noqa: F401
+
+
+def _public_names() -> list[str]:
+    functions = importlib.import_module(_FUNCTIONS)
+    return sorted({*_WHERE, *_DTYPES, *functions.__all__, "is_tensor"})
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"ttrain.{name}")
-    raise AttributeError(f"module 'ttrain' has no attribute {name!r}")
+    if name == "__all__":
+        return _public_names()
+    if name in _DTYPES:
+        import numpy
+
+        value = getattr(numpy, _DTYPES[name])
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+    else:
+        functions = importlib.import_module(_FUNCTIONS)
+        if name not in functions.__all__:
+            raise AttributeError(f"module 'ttrain' has no attribute {name!r}")
+        value = getattr(functions, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES, *_public_names()})
 
 
 def is_tensor(obj: Any) -> bool:
     """True for a ttrain Tensor."""
+    from ttrain.autograd.tensor import Tensor
+
     return isinstance(obj, Tensor)
-
-
-__all__ = [
-    "Function", "Generator", "Tensor", "arange", "default_generator", "enable_grad", "eye", "from_numpy",
-    "full", "full_like", "is_grad_enabled", "is_tensor", "linspace", "manual_seed", "no_grad", "ones",
-    "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "set_grad_enabled",
-    "tensor", "zeros", "zeros_like", *_function_names,
-]
