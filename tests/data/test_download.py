@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ttrain.data import DataError, build_datasets, download_file, load_mnist_full, write_idx
+from ttrain.data import DataError, download_file, load_mnist_full, write_idx
+from ttrain.data.registry import mnist_full
 from ttrain.data import mnist as mnist_module
 
 
@@ -122,7 +123,7 @@ def test_mirrors_and_cache_from_the_environment(tmp_path, fake_mnist, serve, mon
     mirror, _ = fake_mnist
     monkeypatch.setenv("TTRAIN_MNIST_MIRRORS", f"http://127.0.0.1:9/, {serve(mirror)}")
     monkeypatch.setenv("TTRAIN_DATA", str(tmp_path / "data"))
-    splits = build_datasets("mnist-full", flatten=False)
+    splits = mnist_full(flatten=False)
     assert len(splits["train"]) == 6 and len(splits["test"]) == 4
     assert splits["train"].input_shape == (1, 28, 28)
     assert _files(tmp_path / "data" / "mnist") == sorted(mnist_module.FULL_MD5)

@@ -1,4 +1,4 @@
-"""build_datasets: every registered name gives train/test datasets with the metadata models need."""
+"""The dataset factories: every registered name gives train/test datasets with the metadata models need."""
 
 import inspect
 
@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 import ttrain
-from ttrain.data import DATASETS, DataError, DataLoader, build_datasets, train_val_split
+from ttrain.config import RegistryError, get_registry, resolve
+from ttrain.data import DataError, DataLoader, train_val_split
+
+DATASETS = get_registry("datasets").names()
+
+
+def build_datasets(name, **kwargs):
+    return resolve("datasets", name)(**kwargs)
 
 
 def test_registered_names():
@@ -15,7 +22,7 @@ def test_registered_names():
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_factory_signatures_document_their_kwargs(name):
-    factory = DATASETS[name]
+    factory = resolve("datasets", name)
     assert factory.__doc__
     for param in inspect.signature(factory).parameters.values():
         assert param.kind == param.KEYWORD_ONLY or param.kind == param.POSITIONAL_OR_KEYWORD
@@ -23,7 +30,7 @@ def test_factory_signatures_document_their_kwargs(name):
 
 
 def test_unknown_name_suggests_the_closest():
-    with pytest.raises(DataError, match="unknown dataset 'mnits'.*did you mean 'mnist'"):
+    with pytest.raises(RegistryError, match="unknown dataset 'mnits'; did you mean 'mnist'"):
         build_datasets("mnits")
 
 

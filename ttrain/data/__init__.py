@@ -1,18 +1,17 @@
 """Data: datasets, the batching `DataLoader`, batch transforms, and the data sources (bundled and
-downloadable MNIST, IDX, ``.npz`` and CSV files, synthetic sets), with `build_datasets` by name."""
+downloadable MNIST, IDX, ``.npz`` and CSV files, synthetic sets); the config registry names their factories."""
 
 from ttrain.data.dataset import ArrayDataset, Dataset, Subset, random_split, train_val_split
 from ttrain.data.errors import DataError
 from ttrain.data.idx import read_idx, read_idx_pair, write_idx
 from ttrain.data.loader import DataLoader
 from ttrain.data.mnist import download_file, load_mnist, load_mnist_full
-from ttrain.data.registry import DATASETS, build_datasets
 from ttrain.data.sources import load_csv, load_npz, make_blobs, make_spirals
 from ttrain.data.transforms import Compose, Flatten, Normalize, OneHot, RandomShift, ToFloat, Transform
 
 __all__ = [
-    "ArrayDataset", "Compose", "DATASETS", "DataError", "DataLoader", "Dataset", "Flatten", "Normalize",
-    "OneHot", "RandomShift", "Subset", "ToFloat", "Transform", "build_datasets", "download_file",
+    "ArrayDataset", "Compose", "DataError", "DataLoader", "Dataset", "Flatten", "Normalize",
+    "OneHot", "RandomShift", "Subset", "ToFloat", "Transform", "download_file",
     "load_csv", "load_mnist", "load_mnist_full", "load_npz", "make_blobs", "make_spirals",
     "random_split", "read_idx", "read_idx_pair", "train_val_split", "write_idx",
 ]

@@ -8,7 +8,6 @@ them. Paths are `Path`-typed so the config layer knows to resolve them against t
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Callable
 
@@ -253,23 +252,3 @@ def blobs(
     """
     points, labels = make_blobs(n_train + n_test, classes, dim, std, seed)
     return _synthetic(points, labels, n_train, classes, one_hot)
-
-
-DATASETS: dict[str, Callable[..., Splits]] = {
-    "mnist": mnist,
-    "mnist-full": mnist_full,
-    "npz": npz,
-    "csv": csv,
-    "spirals": spirals,
-    "blobs": blobs,
-}
-
-
-def build_datasets(name: str, **kwargs: object) -> Splits:
-    """``{"train": ..., "test": ...}`` from the dataset factory registered as ``name``."""
-    factory = DATASETS.get(name)
-    if factory is None:
-        close = difflib.get_close_matches(name, DATASETS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DataError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)}){hint}")
-    return factory(**kwargs)
