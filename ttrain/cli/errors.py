@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from typing import Iterator
 
 import typer
+
+from ttrain.cli.output import print_json
 
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
@@ -42,10 +43,10 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         if code is None:
             raise
         message = str(error) or type(error).__name__
-        if code == EXIT_INTERRUPTED:
+        if code == EXIT_INTERRUPTED and not message.startswith("interrupted"):
             message = f"interrupted: {message}" if str(error) else "interrupted"
         label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")
         print(f"{label}: {message}", file=sys.stderr)
         if json_output:
-            print(json.dumps({"status": "error", "exit_code": code, "error": message}))
+            print_json({"status": "error", "exit_code": code, "error": message})
         raise typer.Exit(code) from None

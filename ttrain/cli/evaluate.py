@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ttrain.cli.errors import user_errors
+from ttrain.cli.output import print_json
 
 
 def evaluate(
@@ -27,7 +27,7 @@ def evaluate(
             raise typer.BadParameter(f"expected test or val, not {split!r}", param_hint="--split")
         result = run.evaluate(checkpoint, split, data or [])
         if json_output:
-            print(json.dumps(result))
+            print_json(result)
             return
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
         print(f"{checkpoint} (epoch {result['epoch']}) on {result['samples']} {split} samples: {metrics}")
@@ -39,6 +39,7 @@ def predict(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Where to write the .npz (default: INPUTS.predictions.npz).")
     ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Write class probabilities and predicted classes for the inputs in FILE to an .npz file."""
@@ -46,8 +47,8 @@ def predict(
         from ttrain.training import run
 
         target = output or inputs.with_name(inputs.name.split(".")[0] + ".predictions.npz")
-        result = run.predict(checkpoint, inputs, target)
+        result = run.predict(checkpoint, inputs, target, overwrite=overwrite)
         if json_output:
-            print(json.dumps(result))
+            print_json(result)
         else:
             print(f"wrote probabilities for {result['samples']} inputs to {result['output']}")

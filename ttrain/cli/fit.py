@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ttrain.cli.errors import user_errors
+from ttrain.cli.output import print_json
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -34,7 +34,7 @@ def fit(
         console = None if quiet else Console(stderr=json_output, highlight=False)
         summary = run.fit(cfg, source, resume=resume, console=console)
         if json_output:
-            print(json.dumps(summary))
+            print_json(summary)
         elif not quiet:
             _print_summary(console, summary)
 

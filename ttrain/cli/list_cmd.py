@@ -20,8 +20,9 @@ def list_names(
         from ttrain.config import CATEGORIES, describe
 
         for name in [category] if category else list(CATEGORIES):
+            infos = describe(name)  # an unknown category fails here, before anything is printed
             print(f"{name}:")
-            for info in describe(name):
+            for info in infos:
                 if info.error:
                     print(f"  {info.name}  (unavailable: {info.error})")
                     continue

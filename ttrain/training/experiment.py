@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from ttrain.config import Config, build, build_metric, build_scheduler, get_registry
 from ttrain.config.errors import ConfigError, ConfigIssue, did_you_mean
 from ttrain.config.loader import SourceMap
+from ttrain.config.registry import RegistryError
+from ttrain.data.errors import DataError
 from ttrain.random import Generator, manual_seed
 from ttrain.training.trainer import Trainer
 
@@ -39,20 +41,35 @@ class Experiment:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def _section(path: str, source: SourceMap | None = None, context: str = "", hint: str = "") -> Iterator[None]:
+    """A ValueError from building or trying what `path` describes (an argument value a constructor
+    refuses, shapes that do not fit) becomes a config error at `path`: `context error hint`."""
+    try:
+        yield
+    except (ConfigError, RegistryError, DataError):
+        raise  # already say where and what
+    except ValueError as error:
+        location = str(source.locate(path.split("."))) if source is not None else None
+        raise ConfigError(ConfigIssue(path=path, message=f"{context}{error}{hint}", location=location)) from None
+
+
 def _streams(seed: int) -> tuple[Generator, Generator]:
     """Independent streams for the validation split and the shuffling, both derived from `seed`."""
     split, shuffle = Generator(seed).spawn(2)
     return split, shuffle
 
 
-def build_datasets(config: Config) -> dict[str, Any]:
+def build_datasets(config: Config, source: SourceMap | None = None) -> dict[str, Any]:
     """`train`, `test` and (with `trainer.val_split`) `val` datasets, split with the seeded stream."""
     from ttrain.data import train_val_split
 
-    splits = build("datasets", config.data, base_dir=config.base_dir)
+    with _section("data", source):
+        splits = build("datasets", config.data, base_dir=config.base_dir)
     if config.trainer.val_split > 0:
         split_stream, _ = _streams(config.seed)
-        train, val = train_val_split(splits["train"], config.trainer.val_split, split_stream)
+        with _section("trainer.val_split", source):
+            train, val = train_val_split(splits["train"], config.trainer.val_split, split_stream)
         splits = {"train": train, "val": val, "test": splits["test"]}
     return splits
 
@@ -72,7 +89,8 @@ def build_model(config: Config, input_shape: tuple[int, ...], num_classes: int |
         for name in _MODEL_INFERRED:
             if name in params and name not in kwargs and known[name] is not None:
                 kwargs[name] = known[name]
-        return target(**kwargs)
+        with _section("model"):
+            return target(**kwargs)
     return build_layers(config, input_shape)
 
 
@@ -101,6 +119,36 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
             raise ConfigError(ConfigIssue(path=f"model.layers.{index}", message=f"{item.name}: {error}")) from None
         layers.append(layer)
     return Sequential(*layers)
+
+
+# Losses that take class indices; every other loss compares outputs with targets of their shape.
+_CLASS_INDEX_LOSSES = ("cross_entropy", "nll")
+
+
+def check_model_fits_data(config: Config, model: Any, loss_fn: Any, dataset: Any, source: SourceMap | None = None) -> None:
+    """Run two samples through the model and the loss, so that a model, loss and data that do not
+    fit together are a config error before training starts, not a traceback at its first step.
+
+    In eval mode, without augmentation and without a graph: no random stream is drawn from.
+    """
+    from ttrain.autograd.grad_mode import no_grad
+    from ttrain.autograd.tensor import Tensor
+
+    features, targets = dataset.without_augmentation().get_batch(np.arange(min(2, len(dataset))))
+    was_training = getattr(model, "training", True)
+    model.eval()
+    try:
+        with no_grad():
+            with _section("model", source):
+                output = model(Tensor._wrap(np.ascontiguousarray(features), False))
+            hint = ""
+            if np.asarray(targets).dtype.kind in "iu" and config.loss.name not in _CLASS_INDEX_LOSSES:
+                hint = f" ({config.loss.name} on class labels needs one-hot targets: data.one_hot: true)"
+            context = f"the model's outputs {tuple(output.shape)[1:]} and the data's targets do not fit this loss: "
+            with _section("loss", source, context, hint):
+                loss_fn(output, Tensor._wrap(np.ascontiguousarray(targets), False))
+    finally:
+        model.train(bool(was_training))
 
 
 def monitor_default(config: Config, splits: list[str]) -> tuple[str, str]:
@@ -140,11 +188,16 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
 
     manual_seed(config.seed)  # the global stream: initialisation, then dropout
     _, shuffle_stream = _streams(config.seed)
-    datasets = build_datasets(config)
+    datasets = build_datasets(config, source)
     train_set = datasets["train"]
+    if len(train_set) == 0:
+        raise DataError(f"the training split of {config.data.name} is empty: nothing to train on")
     model = build_model(config, _input_shape(train_set), getattr(train_set, "num_classes", None))
-    loss_fn = build("losses", config.loss, base_dir=config.base_dir)
-    optimizer = build("optimizers", config.optimizer, model.parameters(), base_dir=config.base_dir)
+    with _section("loss", source):
+        loss_fn = build("losses", config.loss, base_dir=config.base_dir)
+    with _section("optimizer", source):
+        optimizer = build("optimizers", config.optimizer, model.parameters(), base_dir=config.base_dir)
+    check_model_fits_data(config, model, loss_fn, train_set, source)
 
     trainer_cfg = config.trainer
     train_loader = DataLoader(
@@ -162,7 +215,8 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
         if spec.name == "onecycle" and not {"total_steps", "epochs"} & set(spec.kwargs):
             # OneCycleLR must know the run's length, which only the trainer knows.
             spec = type(spec).model_validate({**spec.model_dump(), "total_steps": trainer_cfg.epochs * len(train_loader)})
-        scheduler = build_scheduler(spec, optimizer, config.base_dir)
+        with _section("scheduler", source):
+            scheduler = build_scheduler(spec, optimizer, config.base_dir)
         interval = spec.interval or ("step" if spec.name == "onecycle" else "epoch")
 
     metrics = metric_names(config)

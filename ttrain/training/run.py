@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ttrain.config import Config, SourceMap, config_from_dict, dump_config
+from ttrain.config import Config, ConfigError, ConfigIssue, SourceMap, config_from_dict, dump_config
 from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
 from ttrain.training.checkpoint import CheckpointError, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
-from ttrain.training.trainer import Trainer
+from ttrain.training.trainer import Trainer, TrainingInterrupted
 
 
 def fit(
@@ -32,7 +33,12 @@ def fit(
     if resume is not None:
         # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
         load_checkpoint(resume)
-    run_dir = create_run_dir(config.trainer.output_dir, config.name or "run")
+    try:
+        run_dir = create_run_dir(config.trainer.output_dir, config.name or "run")
+    except OSError as error:
+        where = str(source.locate(["trainer", "output_dir"])) if source is not None else None
+        raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
+            f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
     checkpoint = ModelCheckpoint(
         run_dir / "checkpoints",
@@ -41,14 +47,26 @@ def fit(
         experiment.monitor_mode,
         save_last=config.checkpoint.save_last,
         save_best=config.checkpoint.save_best,
+        every_n_epochs=config.checkpoint.every_n_epochs,
     )
     callbacks = experiment.trainer.callbacks.callbacks
-    callbacks[:0] = [MetricsLogger(run_dir), checkpoint]
+    callbacks.insert(0, MetricsLogger(run_dir))
     if console is not None:
-        callbacks.append(ProgressReporter(console))
+        callbacks.append(ProgressReporter(console, log_every=config.trainer.log_every))
+    # Last, so the state it saves holds what every other callback (early stopping) made of the epoch.
+    callbacks.append(checkpoint)
     if resume is not None:
-        restore_snapshot(resume, experiment)
-    experiment.trainer.fit(experiment.train_loader, experiment.eval_loaders)
+        try:
+            restore_snapshot(resume, experiment)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
+            raise
+    try:
+        experiment.trainer.fit(experiment.train_loader, experiment.eval_loaders)
+    except TrainingInterrupted as error:
+        if not checkpoint.last_path.exists():
+            raise
+        raise TrainingInterrupted(f"{error}; the model so far is saved in {checkpoint.last_path}") from None
     return _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
 
 
@@ -61,6 +79,7 @@ def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path,
         "run_dir": str(run_dir),
         "epochs": experiment.trainer.epoch,
         "global_step": experiment.trainer.global_step,
+        "stopped_early": experiment.trainer.should_stop,
         "final": history[-1] if history else {},
         "best": {
             "monitor": checkpoint.monitor,
@@ -112,6 +131,10 @@ def evaluate(path: Path, split: str = "test", data_overrides: list[str] = ()) ->
     if split not in datasets:
         hint = " (the run had no trainer.val_split)" if split == "val" else ""
         raise CheckpointError(f"{path}: no {split!r} split to evaluate{hint}; available: {', '.join(datasets)}")
+    if len(datasets[split]) == 0:
+        from ttrain.data.errors import DataError
+
+        raise DataError(f"the {split} split of {config.data.name} is empty: nothing to evaluate")
     loss_fn = build("losses", config.loss, base_dir=config.base_dir)
     trainer = Trainer(model, loss_fn, optimizer=None, metrics=metric_names(config))
     batch = config.trainer.eval_batch_size or max(config.trainer.batch_size, 256)
@@ -162,13 +185,18 @@ def _probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
     return np.exp(log_softmax_array(outputs, 1))
 
 
-def predict(path: Path, inputs_path: Path, output: Path) -> dict[str, Any]:
-    """Class probabilities of a checkpoint's model for the inputs in `inputs_path`, saved to `output` (.npz)."""
+def predict(path: Path, inputs_path: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
+    """Class probabilities of a checkpoint's model for the inputs in `inputs_path`, saved to `output` (.npz).
+
+    An existing `output` is an error unless `overwrite` is true.
+    """
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.tensor import Tensor
     from ttrain.data.errors import DataError
     from ttrain.training.checkpoint import atomic_write_bytes
 
+    if Path(output).exists() and not overwrite:
+        raise DataError(f"{output}: already exists; not overwriting it (pass --overwrite to replace it)")
     config, model, datasets, _ = load_for_inference(path)
     reference = datasets["test"]
     raw = _read_inputs(Path(inputs_path))
@@ -188,5 +216,8 @@ def predict(path: Path, inputs_path: Path, output: Path) -> dict[str, Any]:
 
     buffer = io.BytesIO()
     np.savez(buffer, probabilities=probabilities, predictions=probabilities.argmax(axis=1))
-    atomic_write_bytes(Path(output), buffer.getvalue())
+    try:
+        atomic_write_bytes(Path(output), buffer.getvalue())
+    except OSError as error:
+        raise DataError(f"{output}: cannot write the predictions: {error.strerror or error}") from None
     return {"status": "ok", "checkpoint": str(path), "inputs": str(inputs_path), "output": str(output), "samples": len(probabilities)}

@@ -55,6 +55,22 @@ def load_model_state(path: Path, model: Any, tensors: dict[str, np.ndarray]) -> 
         raise CheckpointError(f"{path}: the checkpoint does not fit the model: {error}") from None
 
 
+def _schedule_lengths(scheduler: Any) -> list[int | None]:
+    """The fixed lengths (`total_steps`, as OneCycleLR has) of a scheduler and those it wraps."""
+    return [getattr(s, "total_steps", None) for s in [scheduler, *getattr(scheduler, "_schedulers", [])]]
+
+
+def _check_schedule_lengths(path: Path, planned: list[int | None], saved: list[int | None]) -> None:
+    # A fixed-length schedule cannot be stretched: its lr curve was laid out for the saved run's
+    # length, and stepping past its end fails half-way through training.
+    for want, have in zip(planned, saved):
+        if want != have:
+            raise CheckpointError(
+                f"{path}: its learning-rate schedule was laid out for {have} steps, this run needs {want}; "
+                "resume with the trainer.epochs the checkpoint was trained with, or set scheduler.total_steps"
+            )
+
+
 def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
     """Continue `experiment` from the checkpoint at `path`; returns its metadata."""
     tensors, metadata = load_checkpoint(path)
@@ -63,7 +79,9 @@ def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
     try:
         experiment.optimizer.load_state_dict(merge_state(metadata["optimizer"], tensors))
         if experiment.scheduler is not None and metadata.get("scheduler") is not None:
+            planned = _schedule_lengths(experiment.scheduler)
             experiment.scheduler.load_state_dict(merge_state(metadata["scheduler"], tensors))
+            _check_schedule_lengths(path, planned, _schedule_lengths(experiment.scheduler))
         trainer.load_state_dict(metadata["trainer"])
         default_generator().set_state(metadata["rng"]["global"])
         experiment.shuffle_generator.set_state(metadata["rng"]["shuffle"])
@@ -71,6 +89,8 @@ def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
         for callback in trainer.callbacks.callbacks:
             if type(callback).__name__ in saved_callbacks:
                 callback.load_state_dict(saved_callbacks[type(callback).__name__])
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: cannot resume from this checkpoint: {error}") from None
     return metadata

@@ -87,7 +87,9 @@ class Trainer:
         self.steps_per_epoch = len(train_loader)
         try:
             self.callbacks.on_fit_start(self)
-            with self._catch_interrupt():
+            # The loop checks the loss itself and stops with a clear TrainingFailed; NumPy's
+            # overflow warnings on the way there would only bury that message.
+            with self._catch_interrupt(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while self.epoch < self.epochs and not self.should_stop:
                     self.callbacks.on_train_epoch_start(self)
                     started = time.perf_counter()

@@ -27,7 +27,14 @@ class ModelCheckpoint(Callback):
     """Save checkpoints through `save_fn(path, trainer)` into `directory`."""
 
     def __init__(
-        self, directory: Path, save_fn: SaveFn, monitor: str, mode: str = "min", save_last: bool = True, save_best: bool = True
+        self,
+        directory: Path,
+        save_fn: SaveFn,
+        monitor: str,
+        mode: str = "min",
+        save_last: bool = True,
+        save_best: bool = True,
+        every_n_epochs: int = 1,
     ) -> None:
         self.directory = Path(directory)
         self.save_fn = save_fn
@@ -35,8 +42,10 @@ class ModelCheckpoint(Callback):
         self.mode = mode
         self.save_last = save_last
         self.save_best = save_best
+        self.every_n_epochs = every_n_epochs
         self.best: float | None = None
         self.best_epoch: int | None = None
+        self._saved_epoch: int | None = None
 
     @property
     def last_path(self) -> Path:
@@ -49,6 +58,8 @@ class ModelCheckpoint(Callback):
         return self.directory / "best.safetensors"
 
     def on_train_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
+        if trainer.epoch % self.every_n_epochs:
+            return  # as in Lightning, `best` is only chosen among the epochs that are saved
         value = metrics.get(self.monitor)
         is_best = improved(value, self.best, self.mode)
         if is_best:
@@ -58,6 +69,13 @@ class ModelCheckpoint(Callback):
             self.save_fn(self.best_path, trainer)
         if self.save_last:
             self.save_fn(self.last_path, trainer)
+        self._saved_epoch = trainer.epoch
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        # With every_n_epochs > 1 the final epoch may fall between saves; `last` still holds it.
+        if self.save_last and trainer.epoch and self._saved_epoch != trainer.epoch:
+            self.save_fn(self.last_path, trainer)
+            self._saved_epoch = trainer.epoch
 
     def on_interrupt(self, trainer: "Trainer") -> None:
         self.save_fn(self.last_path, trainer)

@@ -25,15 +25,20 @@ class MetricsLogger(Callback):
         if trainer.history and not self.jsonl_path.exists():
             with open(self.jsonl_path, "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(row) + "\n" for row in trainer.history)
+            self._write_csv(trainer.history)
 
     def on_train_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
         with open(self.jsonl_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics, allow_nan=True) + "\n")
+        self._write_csv(trainer.history)
+
+    def _write_csv(self, history: list[dict[str, float]]) -> None:
         # The CSV is rewritten whole from the history, so columns stay aligned if they change.
+        # Columns follow the newest row: rows restored from a checkpoint come back with sorted keys.
         columns: list[str] = []
-        for row in trainer.history:
+        for row in reversed(history):
             columns.extend(k for k in row if k not in columns)
         with open(self.csv_path, "w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(trainer.history)
+            writer.writerows(history)

@@ -28,17 +28,20 @@ def format_metrics(metrics: dict[str, float]) -> str:
 class ProgressReporter(Callback):
     """Reports training to `console`: live bars when it is a terminal, plain lines otherwise."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, log_every: int = 1) -> None:
         self.console = console
         self.live = console.is_terminal
+        self.log_every = log_every
         self._progress: Progress | None = None
         self._task = None
         self._epoch_start = 0.0
         self._samples = 0
+        self._steps = 0  # steps done in this epoch
 
     def on_train_epoch_start(self, trainer: "Trainer") -> None:
         self._epoch_start = time.perf_counter()
         self._samples = 0
+        self._steps = 0
         if not self.live:
             return
         self._progress = Progress(
@@ -56,10 +59,16 @@ class ProgressReporter(Callback):
 
     def on_train_batch_end(self, trainer: "Trainer", loss: float, batch_size: int) -> None:
         self._samples += batch_size
-        if self._progress is not None:
+        self._steps += 1
+        if self._progress is None:
+            return
+        if (self._steps - 1) % self.log_every == 0:
+            # The bar moves every step; the loss and rate it shows are refreshed every `log_every` steps.
             elapsed = time.perf_counter() - self._epoch_start
             rate = self._samples / elapsed if elapsed > 0 else 0.0
             self._progress.update(self._task, advance=1, loss=loss, rate=rate)
+        else:
+            self._progress.update(self._task, advance=1)
 
     def _stop_bar(self) -> None:
         if self._progress is not None:
