@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ttrain.cli.errors import user_errors
 from ttrain.cli.output import print_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -39,7 +42,7 @@ def fit(
             _print_summary(console, summary)
 
 
-def _print_summary(console: "Console", summary: dict) -> None:  # noqa: F821
+def _print_summary(console: Console, summary: dict) -> None:
     from ttrain.training.callbacks.progress import format_metrics
 
     console.print(f"run directory: {summary['run_dir']}", markup=False, soft_wrap=True)

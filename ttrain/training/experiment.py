@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 
 from ttrain.config import Config, build, build_metric, build_scheduler, get_registry
-from ttrain.config.errors import ConfigError, ConfigIssue, did_you_mean
+from ttrain.config.errors import ConfigError, ConfigIssue
 from ttrain.config.loader import SourceMap
+from ttrain.config.validate import metric_log_name
 from ttrain.config.registry import RegistryError
 from ttrain.data.errors import DataError
 from ttrain.random import Generator, manual_seed
@@ -36,9 +37,8 @@ class Experiment:
     eval_loaders: dict[str, Any]
     shuffle_generator: Generator
     trainer: Trainer
-    monitor: str = "train.loss"
-    monitor_mode: str = "min"
-    extras: dict[str, Any] = field(default_factory=dict)
+    monitor: str
+    monitor_mode: str
 
 
 @contextlib.contextmanager
@@ -151,35 +151,9 @@ def check_model_fits_data(config: Config, model: Any, loss_fn: Any, dataset: Any
         model.train(bool(was_training))
 
 
-def monitor_default(config: Config, splits: list[str]) -> tuple[str, str]:
-    """The metric that decides `best` (and early stopping) when the config names none."""
-    return ("val.loss", "min") if "val" in splits else ("train.loss", "min")
-
-
 def metric_names(config: Config) -> dict[str, Any]:
     """Metric functions keyed by the name they are logged under (`accuracy`, `top_5`, ...)."""
-    metrics = {}
-    for spec in config.trainer.metrics:
-        name = spec.name if spec.name != "top_k" else f"top_{spec.kwargs.get('k', 5)}"
-        metrics[name] = build_metric(spec, config.base_dir)
-    return metrics
-
-
-def check_monitor(monitor: str, available: list[str], path: tuple[str, ...], source: SourceMap | None) -> None:
-    """A monitor that is never logged is a config error, not a silent no-op."""
-    if monitor in available:
-        return
-    location = str(source.locate(path)) if source is not None else None
-    raise ConfigError(ConfigIssue(
-        path=".".join(path),
-        message=f"metric {monitor!r} is never logged; logged metrics are: {', '.join(available)}",
-        location=location,
-        suggestion=did_you_mean(monitor, available),
-    ))
-
-
-def _mode_for(monitor: str, mode: str | None) -> str:
-    return mode or ("min" if monitor.endswith("loss") else "max")
+    return {metric_log_name(spec, config.base_dir): build_metric(spec, config.base_dir) for spec in config.trainer.metrics}
 
 
 def build_experiment(config: Config, source: SourceMap | None = None, callbacks: list[Any] = ()) -> Experiment:
@@ -204,12 +178,13 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
         train_set, batch_size=trainer_cfg.batch_size, shuffle=trainer_cfg.shuffle,
         drop_last=trainer_cfg.drop_last, generator=shuffle_stream,
     )
-    eval_batch = trainer_cfg.eval_batch_size or max(trainer_cfg.batch_size, 256)
     eval_loaders = {
-        split: DataLoader(datasets[split], batch_size=eval_batch) for split in ("val", "test") if split in datasets
+        split: DataLoader(datasets[split], batch_size=trainer_cfg.eval_batch_size) for split in ("val", "test") if split in datasets
     }
 
-    scheduler, interval = None, "epoch"
+    # Monitors, modes, the scheduler's interval and the eval batch size come resolved and checked
+    # (with file and line) by the config layer.
+    scheduler = None
     if config.scheduler is not None:
         spec = config.scheduler
         if spec.name == "onecycle" and not {"total_steps", "epochs"} & set(spec.kwargs):
@@ -217,33 +192,18 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
             spec = type(spec).model_validate({**spec.model_dump(), "total_steps": trainer_cfg.epochs * len(train_loader)})
         with _section("scheduler", source):
             scheduler = build_scheduler(spec, optimizer, config.base_dir)
-        interval = spec.interval or ("step" if spec.name == "onecycle" else "epoch")
-
-    metrics = metric_names(config)
-    available = ["train.loss", *(f"train.{m}" for m in metrics)]
-    for split in eval_loaders:
-        available += [f"{split}.loss", *(f"{split}.{m}" for m in metrics)]
-    monitor, mode = monitor_default(config, list(eval_loaders))
-    if config.checkpoint.monitor:
-        check_monitor(config.checkpoint.monitor, available, ("checkpoint", "monitor"), source)
-        monitor, mode = config.checkpoint.monitor, _mode_for(config.checkpoint.monitor, config.checkpoint.mode)
-    scheduler_monitor = None
-    if config.scheduler is not None and config.scheduler.name == "plateau":
-        scheduler_monitor = config.scheduler.monitor or monitor
-        check_monitor(scheduler_monitor, available, ("scheduler", "monitor"), source)
     all_callbacks = list(callbacks)
     stopping = config.trainer.early_stopping
     if stopping is not None:
         from ttrain.training.callbacks import EarlyStopping
 
-        stop_monitor = stopping.monitor or monitor
-        check_monitor(stop_monitor, available, ("trainer", "early_stopping", "monitor"), source)
-        all_callbacks.append(EarlyStopping(stop_monitor, _mode_for(stop_monitor, stopping.mode), stopping.patience, stopping.min_delta))
+        all_callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience, stopping.min_delta))
 
     trainer = Trainer(
-        model, loss_fn, optimizer, epochs=trainer_cfg.epochs, scheduler=scheduler, scheduler_interval=interval,
-        scheduler_monitor=scheduler_monitor, grad_clip=trainer_cfg.grad_clip,
-        grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, metrics=metrics, callbacks=all_callbacks,
+        model, loss_fn, optimizer, epochs=trainer_cfg.epochs, scheduler=scheduler, metrics=metric_names(config),
+        scheduler_interval=config.scheduler.interval if config.scheduler else "epoch",
+        scheduler_monitor=config.scheduler.monitor if config.scheduler else None, grad_clip=trainer_cfg.grad_clip,
+        grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, callbacks=all_callbacks,
     )
     return Experiment(config, model, loss_fn, optimizer, scheduler, datasets, train_loader, eval_loaders,
-                      shuffle_stream, trainer, monitor, mode)
+                      shuffle_stream, trainer, config.checkpoint.monitor, config.checkpoint.mode)
