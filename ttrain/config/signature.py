@@ -133,7 +133,7 @@ def _with_bounds(name: str, annotation: Any) -> Any:
 def _hints(obj: Callable[..., Any]) -> dict[str, Any]:
     function = obj.__init__ if isinstance(obj, type) else obj
     try:
-        return typing.get_type_hints(function)
+        return typing.get_type_hints(function, include_extras=True)
     except Exception:  # unresolvable forward references: fall back to "any" for those parameters
         return {}
 

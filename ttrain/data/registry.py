@@ -9,9 +9,10 @@ them. Paths are `Path`-typed so the config layer knows to resolve them against t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable
 
 import numpy as np
+from annotated_types import Ge
 
 from ttrain.data.dataset import ArrayDataset, Dataset
 from ttrain.data.errors import DataError
@@ -20,6 +21,9 @@ from ttrain.data.sources import load_csv, load_npz, make_blobs, make_spirals
 from ttrain.data.transforms import Compose, Flatten, Normalize, OneHot, RandomShift, ToFloat
 
 Splits = dict[str, Dataset]
+# Bounds in the factories' signatures, so a config's `n_train: 0` is reported at its own key.
+Count = Annotated[int, Ge(1)]
+Classes = Annotated[int, Ge(2)]
 Arrays = tuple[np.ndarray, np.ndarray]
 
 MNIST_MEAN = 0.1307
@@ -67,7 +71,7 @@ def _mnist_splits(
     splits = {}
     for split, size in (("train", train_size), ("test", test_size)):
         if size is not None and size < 1:
-            raise ValueError(f"mnist: {split}_size must be positive, got {size}")
+            raise DataError(f"mnist: {split}_size must be at least 1, got {size}")
         images, labels = load(split)
         images, labels = images[:size, None], labels[:size]  # (N, 1, 28, 28): channel axis for convs
         augment = RandomShift(augment_shift) if split == "train" and augment_shift != 0 else None
@@ -80,8 +84,8 @@ def mnist(
     normalize: bool = True,
     one_hot: bool = False,
     augment_shift: int = 0,
-    train_size: int | None = None,
-    test_size: int | None = None,
+    train_size: Count | None = None,
+    test_size: Count | None = None,
 ) -> Splits:
     """The bundled MNIST: a 10,000-image subset of the training set and the official 10,000-image test set.
 
@@ -101,8 +105,8 @@ def mnist_full(
     normalize: bool = True,
     one_hot: bool = False,
     augment_shift: int = 0,
-    train_size: int | None = None,
-    test_size: int | None = None,
+    train_size: Count | None = None,
+    test_size: Count | None = None,
     root: Path | None = None,
     mirrors: list[str] | None = None,
 ) -> Splits:
@@ -208,6 +212,9 @@ def csv(
 
 def _synthetic(points: np.ndarray, labels: np.ndarray, n_train: int, classes: int, one_hot: bool) -> Splits:
     """Split one draw into train and test, so both share the same distribution (e.g. blob centres)."""
+    if min(n_train, len(points) - n_train) < 1 or classes < 2:
+        raise DataError(f"need at least one training and one test point and two classes, got n_train={n_train}, "
+                        f"n_test={len(points) - n_train}, classes={classes}")
     target_transform = OneHot(classes) if one_hot else None
     return {
         "train": ArrayDataset(points[:n_train], labels[:n_train], None, target_transform, num_classes=classes),
@@ -216,7 +223,8 @@ def _synthetic(points: np.ndarray, labels: np.ndarray, n_train: int, classes: in
 
 
 def spirals(
-    n_train: int = 1000, n_test: int = 1000, classes: int = 2, noise: float = 0.1, seed: int = 0, one_hot: bool = False
+    n_train: Count = 1000, n_test: Count = 1000, classes: Classes = 2, noise: float = 0.1, seed: int = 0,
+    one_hot: bool = False,
 ) -> Splits:
     """2-D points on ``classes`` interleaved spiral arms (`make_spirals`), for quick runs.
 
@@ -232,10 +240,10 @@ def spirals(
 
 
 def blobs(
-    n_train: int = 1000,
-    n_test: int = 1000,
-    classes: int = 3,
-    dim: int = 2,
+    n_train: Count = 1000,
+    n_test: Count = 1000,
+    classes: Classes = 3,
+    dim: Count = 2,
     std: float = 1.0,
     seed: int = 0,
     one_hot: bool = False,
