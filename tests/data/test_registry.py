@@ -124,3 +124,21 @@ def test_synthetic_splits(name, kwargs, dim):
     assert splits["train"].input_shape == (dim,) and splits["train"].num_classes == kwargs["classes"]
     x, y = next(iter(DataLoader(splits["test"], batch_size=30)))
     assert x.shape == (30, dim) and y.shape == (30, kwargs["classes"])
+
+
+@pytest.mark.parametrize("key, value, bound", [("n_train", 0, ">= 1"), ("classes", 1, ">= 2"), ("n_test", -3, ">= 1")])
+def test_size_bounds_in_the_signature_are_config_errors_at_their_key(tmp_path, key, value, bound):
+    from ttrain.config import ConfigError, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"model: {{layers: [{{linear: {{out_features: 2}}}}]}}\ndata:\n  name: spirals\n  {key}: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (issue,) = info.value.issues
+    assert issue.path == f"data.{key}" and issue.location == f"{path}:4"
+    assert f"expected a value {bound}, found {value}" in issue.message
+
+
+def test_synthetic_sizes_are_checked_for_library_callers_too():
+    with pytest.raises(DataError, match="at least one training and one test point"):
+        build_datasets("spirals", n_train=5, n_test=0)
