@@ -45,6 +45,8 @@ def check_resume_is_exact(fit_json, config: Path, epochs: int, first: int, *extr
     assert without_timings(resumed["final"]) == without_timings(whole["final"])
     assert resumed["best"]["epoch"] == whole["best"]["epoch"] and resumed["best"]["value"] == whole["best"]["value"]
     assert_same_state(resumed["checkpoints"]["last"], whole["checkpoints"]["last"])
+    # `best` is there even when no epoch after the resume beat the best before it.
+    assert_same_state(resumed["checkpoints"]["best"], whole["checkpoints"]["best"])
     # The continued run has a directory of its own; the one it continued from is untouched.
     assert resumed["run_dir"] not in (whole["run_dir"], part["run_dir"])
     assert len(history(part)) == first

@@ -11,7 +11,7 @@ import numpy as np
 
 from ttrain.config import Config, ConfigError, ConfigIssue, SourceMap, config_from_dict, dump_config
 from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
-from ttrain.training.checkpoint import CheckpointError, load_checkpoint
+from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
@@ -61,6 +61,7 @@ def fit(
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
             raise
+        _carry_best(resume, checkpoint)
     try:
         experiment.trainer.fit(experiment.train_loader, experiment.eval_loaders)
     except TrainingInterrupted as error:
@@ -68,6 +69,20 @@ def fit(
             raise
         raise TrainingInterrupted(f"{error}; the model so far is saved in {checkpoint.last_path}") from None
     return _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+
+
+def _carry_best(resumed: Path, checkpoint: ModelCheckpoint) -> None:
+    """Start a resumed run with the best checkpoint so far, so its `best` exists even if no later
+    epoch beats it (the one beside the resumed checkpoint, when it is the epoch the state says)."""
+    previous = Path(resumed).with_name("best.safetensors")
+    if checkpoint.best_epoch is None or not checkpoint.save_best or not previous.is_file():
+        return
+    try:
+        _, metadata = load_checkpoint(previous)
+    except CheckpointError:
+        return  # a damaged old `best` is not carried; the next improvement writes a new one
+    if metadata["epoch"] == checkpoint.best_epoch:
+        atomic_write_bytes(checkpoint.best_path, previous.read_bytes())
 
 
 def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path, seconds: float) -> dict[str, Any]:
