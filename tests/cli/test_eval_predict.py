@@ -63,7 +63,7 @@ def test_eval_data_overrides_change_the_evaluated_data(trained: dict, cli) -> No
     ("args", "message"),
     [
         (["--split", "val", "--data", "bogus=1"], "data.bogus: unknown key"),
-        (["--data", "n_test=0"], "empty"),
+        (["--data", "n_test=0"], "data.n_test: expected a value >= 1, found 0"),
     ],
 )
 def test_eval_bad_data_overrides_are_input_errors(trained: dict, cli, args: list[str], message: str) -> None:

@@ -185,6 +185,7 @@ REGISTRIES: dict[str, Registry] = {
         "batch_norm1d": ("num_features",),
         "batch_norm2d": ("num_features",),
         "group_norm": ("num_channels",),
+        "layer_norm": ("normalized_shape",),
     }),
     "losses": _registry("losses", "loss", True, {
         "mse": _NN + "MSELoss",

@@ -2,8 +2,7 @@
 
 Re-exported by `ttrain.nn.functional`, with PyTorch's names and argument orders. Images are
 (N, C, H, W) and sequences (N, C, L); an unbatched (C, H, W) or (C, L) input is accepted where
-PyTorch accepts one and comes back unbatched. 1-D convolution and pooling run the 2-D ops on a
-height-1 view.
+PyTorch accepts one and comes back unbatched. 1-D convolution runs the 2-D op on a height-1 view.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ttrain.autograd.kernels.conv_geometry import pair
 from ttrain.autograd.ops import conv as _conv
 from ttrain.autograd.ops import normalization as _norm
 from ttrain.autograd.ops.arith import Mul
@@ -49,15 +49,6 @@ def _batched(x: Tensor, ndim: int, op: str, shape_text: str) -> tuple[Tensor, bo
 
 def _unbatched(y: Tensor, added: bool) -> Tensor:
     return y.squeeze(0) if added else y
-
-
-def _pair(value: Any, name: str, op: str) -> tuple[int, int]:
-    """An int or a pair of ints as a pair (the kernels check the values)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return tuple(value)  # type: ignore[return-value]
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
 
 
 def _single(value: Any, name: str, op: str) -> int:
@@ -109,7 +100,7 @@ def conv2d(
     x, added = _batched(_tensor(input), 4, "conv2d", "(N, C, H, W) or (C, H, W)")
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must have 4 dimensions (out, in/groups, kh, kw), got shape {tuple(weight.shape)}")
-    y = _conv_nd(x, weight, bias, _pair(stride, "stride", "conv2d"), padding, _pair(dilation, "dilation", "conv2d"),
+    y = _conv_nd(x, weight, bias, pair(stride, "stride", "conv2d", 1), padding, pair(dilation, "dilation", "conv2d", 1),
                  groups, "conv2d")
     return _unbatched(y, added)
 
@@ -150,7 +141,7 @@ def max_pool2d(
 
 
 def avg_pool2d(
-    input: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+    input: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, *,
     count_include_pad: bool = True,
 ) -> Tensor:
     """Mean over kh x kw windows of (N, C, H, W) input; stride defaults to the kernel size.

@@ -24,7 +24,7 @@ def _positive_int(value: Any, name: str, layer: str) -> int:
 
 
 def _affine_parameters(module: Module, shape: tuple[int, ...], enabled: bool, dtype: Any, bias: bool = True) -> None:
-    """Register `weight` (ones) and `bias` (zeros) of `shape`, or None placeholders."""
+    """Register `weight` (ones) and `bias` (zeros) of `shape`, or None placeholders (`bias=False`: no bias)."""
     dtype = np.dtype(np.float32 if dtype is None else dtype)
     if enabled:
         module.weight = Parameter(np.ones(shape, dtype=dtype))
@@ -67,6 +67,8 @@ class _BatchNorm(Module):
         affine: bool = True,
         track_running_stats: bool = True,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         layer = type(self).__name__
@@ -79,7 +81,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        _affine_parameters(self, (self.num_features,), affine, dtype)
+        _affine_parameters(self, (self.num_features,), affine, dtype, bias)
         if track_running_stats:
             float_dtype = np.dtype(np.float32 if dtype is None else dtype)
             self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=float_dtype)))
@@ -127,7 +129,7 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.bias is not None or not self.affine}, track_running_stats={self.track_running_stats}"
         )
 
 
@@ -176,7 +178,8 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None or not self.elementwise_affine}")
 
 
 class GroupNorm(Module):
@@ -187,7 +190,10 @@ class GroupNorm(Module):
     eps: float
     affine: bool
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype: Any = None, *,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.num_groups = _positive_int(num_groups, "num_groups", "GroupNorm")
         self.num_channels = _positive_int(num_channels, "num_channels", "GroupNorm")
@@ -195,7 +201,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}")
         self.eps = eps
         self.affine = affine
-        _affine_parameters(self, (self.num_channels,), affine, dtype)
+        _affine_parameters(self, (self.num_channels,), affine, dtype, bias)
 
     def reset_parameters(self) -> None:
         """Weight to ones, bias to zeros."""
@@ -206,4 +212,4 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None or not self.affine}"

@@ -54,20 +54,21 @@ class MaxPool2d(_Pool2d):
 class AvgPool2d(_Pool2d):
     """Mean over each kernel_size window of (N, C, H, W) input (output size as for MaxPool2d, dilation 1).
 
-    With `count_include_pad` (the default) padding zeros count towards each mean.
+    With `count_include_pad` (the default) padding zeros count towards each mean. It is keyword-only:
+    PyTorch's fourth positional argument is `ceil_mode`, which ttrain does not have.
     """
 
     count_include_pad: bool
 
     def __init__(
-        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, count_include_pad: bool = True
+        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, *, count_include_pad: bool = True
     ) -> None:
         super().__init__(kernel_size, stride, padding)
         self.count_include_pad = count_include_pad
 
     def forward(self, input: Tensor) -> Tensor:
         """Average-pooled `input`."""
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, count_include_pad=self.count_include_pad)
 
 
 class AdaptiveAvgPool2d(Module):

@@ -50,8 +50,8 @@ class CNN(Module):
     `features`: per entry of `channels`, a conv ("valid", stride 1) [+ BatchNorm2d] + ReLU; then
     one 2x2 max-pool and Dropout(`dropout`). `classifier`: Flatten, Linear to `hidden`, ReLU,
     Dropout(`hidden_dropout`), Linear to `num_classes`. `kernel_sizes` is one size for every conv
-    or one per conv; `input_size` (square images) sizes the first Linear: each conv takes
-    kernel - 1 pixels off, the pool halves (rounding down).
+    or one per conv; `input_size` (the images' side, or their (height, width)) sizes the first
+    Linear: each conv takes kernel - 1 pixels off, the pool halves (rounding down).
 
     The defaults (conv 32 and 64 3x3, max-pool, dropout 0.25, FC 128, dropout 0.5) are the
     network of `configs/mnist_cnn.yaml`.
@@ -66,7 +66,7 @@ class CNN(Module):
         hidden: int = 128,
         dropout: float = 0.25,
         batch_norm: bool = False,
-        input_size: int = 28,
+        input_size: int | tuple[int, int] = 28,
         hidden_dropout: float = 0.5,
     ) -> None:
         super().__init__()
@@ -79,20 +79,21 @@ class CNN(Module):
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"CNN: {name} must be in [0, 1), got {rate}")
         layers: list[Module] = []
-        size, width = input_size, in_channels
+        height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+        depth = in_channels
         for out, k in zip(channels, kernels):
-            layers.append(Conv2d(width, out, k, bias=not batch_norm))  # BN's shift makes a conv bias redundant
+            layers.append(Conv2d(depth, out, k, bias=not batch_norm))  # BN's shift makes a conv bias redundant
             if batch_norm:
                 layers.append(BatchNorm2d(out))
             layers.append(ReLU())
-            size, width = size - k + 1, out
-        size //= 2
-        if size < 1:
-            raise ValueError(f"CNN: {input_size}x{input_size} images are too small for convs of kernel sizes {kernels} and a 2x2 pool")
+            height, width, depth = height - k + 1, width - k + 1, out
+        height, width = height // 2, width // 2
+        if height < 1 or width < 1:
+            raise ValueError(f"CNN: input_size {input_size} is too small for convs of kernel sizes {kernels} and a 2x2 pool")
         layers += [MaxPool2d(2), Dropout(dropout)]
         self.features = Sequential(*layers)
         self.classifier = Sequential(
-            Flatten(), Linear(width * size * size, hidden), ReLU(), Dropout(hidden_dropout), Linear(hidden, num_classes),
+            Flatten(), Linear(depth * height * width, hidden), ReLU(), Dropout(hidden_dropout), Linear(hidden, num_classes),
         )
 
     def forward(self, x: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from ttrain.random import Generator, manual_seed
 from ttrain.training.trainer import Trainer
 
 # Constructor parameters filled from the data when a config leaves them out.
-_MODEL_INFERRED = ("in_features", "in_channels", "num_classes")
+_MODEL_INFERRED = ("in_features", "in_channels", "num_classes", "input_size")
 
 
 @dataclass
@@ -85,7 +85,12 @@ def build_model(config: Config, input_shape: tuple[int, ...], num_classes: int |
         entry, target = get_registry("models").load(spec.name, config.base_dir)
         kwargs = dict(spec.kwargs)
         params = inspect.signature(target).parameters
-        known = {"in_features": math.prod(input_shape), "in_channels": input_shape[0], "num_classes": num_classes}
+        known = {
+            "in_features": math.prod(input_shape),
+            "in_channels": input_shape[0],
+            "num_classes": num_classes,
+            "input_size": tuple(input_shape[1:]) if len(input_shape) == 3 else None,  # an image's (H, W)
+        }
         for name in _MODEL_INFERRED:
             if name in params and name not in kwargs and known[name] is not None:
                 kwargs[name] = known[name]
@@ -108,8 +113,8 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
         kwargs = dict(item.kwargs)
         for name in entry.inferred:
             if name not in kwargs:
-                # Linear layers read the last axis; channel-first layers (conv, norm) the first.
-                kwargs[name] = shape[-1] if name == "in_features" else shape[0]
+                # Linear and layer norm read the last axis; channel-first layers (conv, norm) the first.
+                kwargs[name] = shape[-1] if name in ("in_features", "normalized_shape") else shape[0]
         try:
             layer = target(**kwargs)
             with no_grad():
