@@ -16,7 +16,7 @@ app = typer.Typer(help="Show, check or describe configs.", no_args_is_help=True)
 
 @app.command()
 def show(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
     set_: SetOption = None,
 ) -> None:
     """Print the resolved config: defaults filled in, overrides applied, paths resolved."""
@@ -29,7 +29,7 @@ def show(
 
 @app.command()
 def check(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
     set_: SetOption = None,
 ) -> None:
     """Validate a config and report every problem (exit code 2 if there is one)."""

@@ -12,10 +12,10 @@ from ttrain.cli.output import print_json
 
 
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by `ttrain fit`.")],
-    split: Annotated[str, typer.Option("--split", help="Which split to evaluate: test or val.")] = "test",
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
+    split: Annotated[str, typer.Option("--split", metavar="test|val", help="Which split to evaluate: test or val.")] = "test",
     data: Annotated[
-        Optional[list[str]], typer.Option("--data", help="Override a key of the data section: key=value. Repeatable.")
+        Optional[list[str]], typer.Option("--data", metavar="KEY=VALUE", help="Override a key of the data section: key=value. Repeatable.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
@@ -34,8 +34,8 @@ def evaluate(
 
 
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by `ttrain fit`.")],
-    inputs: Annotated[Path, typer.Argument(help="Inputs: an .npz file with array `x`, or an IDX file.")],
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
+    inputs: Annotated[Path, typer.Argument(metavar="FILE", help="Inputs: an .npz file with array `x`, or an IDX file.")],
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Where to write the .npz (default: INPUTS.predictions.npz).")
     ] = None,

@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 
 SetOption = Annotated[
     Optional[list[str]],
-    typer.Option("--set", "-s", help="Override a config key: key.path=value (YAML-typed). Repeatable."),
+    typer.Option("--set", "-s", metavar="KEY.PATH=VALUE", help="Override a config key: key.path=value (YAML-typed). Repeatable."),
 ]
 
 
 def fit(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
     set_: SetOption = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue from this checkpoint.")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="CHECKPOINT", help="Continue from this checkpoint.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
