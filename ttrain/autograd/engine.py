@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ttrain.autograd.grad_mode import STATE
+from ttrain.autograd.tensor import Tensor  # engine is first imported by Tensor.backward, after tensor.py
 
-if TYPE_CHECKING:
-    from ttrain.autograd.tensor import Tensor
+
+def _tree_order(root: "Tensor") -> list["Tensor"] | None:
+    """Tensors reachable from `root` that need a gradient, each after every op that consumes it, when
+    each tensor feeds one op only (a chain of layers, each parameter used once: the usual model);
+    None as soon as a tensor is reached twice.
+
+    In such a tree each tensor has one consumer, which a pre-order walk visits first, so the walk
+    itself is the order: no second pass, no per-node marker tuples.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        tensor = stack.pop()
+        order.append(tensor)
+        ctx = tensor._ctx
+        if ctx is None:
+            continue
+        for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
+            if needs:
+                key = id(parent)
+                if key in seen:
+                    return None
+                seen.add(key)
+                stack.append(parent)
+    return order
 
 
 def _topological_order(root: "Tensor") -> list["Tensor"]:
-    """Tensors reachable from `root` that need a gradient, each after everything it depends on.
+    """Tensors reachable from `root` that need a gradient, each after every op that consumes it.
 
     Iterative depth-first search, so a chain 10,000 ops deep needs no recursion.
     """
@@ -36,13 +59,12 @@ def _topological_order(root: "Tensor") -> list["Tensor"]:
         for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
             if needs and id(parent) not in seen:
                 stack.append((parent, False))
+    order.reverse()
     return order
 
 
 def _accumulate(tensor: "Tensor", grad: np.ndarray, handed_out: set[int]) -> None:
     """Add `grad` into `tensor.grad`; a new `.grad` owns its array, shared with no other tensor."""
-    from ttrain.autograd.tensor import Tensor
-
     if tensor.grad is None:
         # Ops return fresh arrays, views (reshape, sum's broadcast) or the incoming array itself
         # (add): copy all but a fresh array that no other tensor has been given yet.
@@ -68,12 +90,12 @@ def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -
     `grad` must be an array no one else holds. Each node's gradients are cast to its inputs' dtypes,
     as PyTorch's engine does. Without `retain_graph` every node visited is freed.
     """
-    order = _topological_order(root)
+    order = _tree_order(root) or _topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
     handed_out: set[int] = set()
     was_enabled, STATE.enabled = STATE.enabled, False  # record nothing (a no_grad block, minus its object)
     try:
-        for tensor in reversed(order):
+        for tensor in order:
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue
@@ -89,14 +111,15 @@ def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -
             if tensor._retains_grad:
                 _accumulate(tensor, g, handed_out)
             input_grads = ctx.backward(ctx, g)
-            if not isinstance(input_grads, (tuple, list)):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(ctx.parents):
+            if type(input_grads) is not tuple:
+                input_grads = tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
+            parents = ctx.parents
+            if len(input_grads) != len(parents):
                 raise RuntimeError(
                     f"{type(ctx).__name__}.backward returned {len(input_grads)} gradients for "
-                    f"{len(ctx.parents)} inputs"
+                    f"{len(parents)} inputs"
                 )
-            for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, input_grads):
+            for parent, needs, pg in zip(parents, ctx.needs_input_grad, input_grads):
                 if not needs or pg is None:
                     continue
                 data = parent.data

@@ -51,6 +51,8 @@ def _grad_for(param: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """The gradient as an array of the parameter's dtype and shape (C-contiguous, for the kernels)."""
     if grad.shape != param.shape:
         raise ValueError(f"gradient of shape {grad.shape} for a parameter of shape {param.shape}")
+    if grad.dtype == param.dtype and grad.flags.c_contiguous:  # the usual case: nothing to convert
+        return grad
     return np.asarray(grad, dtype=param.dtype, order="C")
 
 
@@ -58,16 +60,28 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray 
                momentum: float, dampening: float, weight_decay: float, nesterov: bool, maximize: bool,
                fused: bool | None = False) -> np.ndarray | None:
     """One SGD step; returns the momentum buffer (made on the first step), or None without momentum."""
+    scalars = sgd_scalars(param.dtype, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+    return sgd_step(param, grad, momentum_buffer, scalars, nesterov=nesterov, maximize=maximize, fused=fused)
+
+
+def sgd_scalars(dtype: np.dtype, *, lr: float, momentum: float, dampening: float,
+                weight_decay: float) -> np.ndarray:
+    """SGD's options cast to `dtype`, in the order `sgd_step` (and its kernel) takes them."""
+    return np.array((weight_decay, momentum, 1 - dampening, lr), dtype=dtype)
+
+
+def sgd_step(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray | None, scalars: np.ndarray, *,
+             nesterov: bool, maximize: bool, fused: bool | None = False) -> np.ndarray | None:
+    """`sgd_update` with its scalars already cast by `sgd_scalars` (an optimizer builds them once a step)."""
     grad = _grad_for(param, grad)
-    scalars = np.array((weight_decay, momentum, 1 - dampening, lr), dtype=param.dtype)
-    wd, mom, one_minus_dampening, lr_ = scalars
     # Branch on the cast values, as the kernel does, so both paths agree even for a tiny momentum.
-    first = mom != 0 and momentum_buffer is None
+    first = scalars[1] != 0 and momentum_buffer is None
     if first:
         momentum_buffer = np.empty(param.shape, dtype=param.dtype)
     if _use_kernel(fused, param, grad, momentum_buffer):
         _kernels().fused_sgd(param, grad, momentum_buffer, scalars, nesterov, maximize, first)
         return momentum_buffer
+    wd, mom, one_minus_dampening, lr_ = scalars
     g = -grad if maximize else grad
     if wd != 0:
         g = g + wd * param

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from ttrain.optim.functional import sgd_update
+import numpy as np
+
+from ttrain.optim.functional import sgd_scalars, sgd_step
 from ttrain.optim.optimizer import Optimizer, check_nonnegative
 
 
@@ -30,12 +32,18 @@ class SGD(Optimizer):
 
     def _update_group(self, group: dict[str, Any]) -> None:
         momentum = group["momentum"]
+        options = dict(nesterov=group["nesterov"], maximize=group["maximize"], fused=group["fused"])
+        scalars_by_dtype: dict[np.dtype, np.ndarray] = {}  # cast once per step, not once per parameter
         for p in group["params"]:
             if p.grad is None:
                 continue
+            data = p.data
+            scalars = scalars_by_dtype.get(data.dtype)
+            if scalars is None:
+                scalars = scalars_by_dtype[data.dtype] = sgd_scalars(
+                    data.dtype, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+                    weight_decay=group["weight_decay"])
             buf = self.state[p].get("momentum_buffer") if momentum != 0 else None  # no state without momentum
-            buf = sgd_update(p.data, p.grad.data, buf, lr=group["lr"], momentum=momentum,
-                             dampening=group["dampening"], weight_decay=group["weight_decay"],
-                             nesterov=group["nesterov"], maximize=group["maximize"], fused=group["fused"])
+            buf = sgd_step(data, p.grad.data, buf, scalars, **options)
             if momentum != 0:
                 self.state[p]["momentum_buffer"] = buf

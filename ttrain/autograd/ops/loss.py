@@ -32,8 +32,12 @@ def check_reduction(reduction: str, op: str) -> None:
 
 def check_same_shape(input: np.ndarray, target: np.ndarray, op: str) -> None:
     """Elementwise losses compare like with like: a (N, 1) input against an (N,) target is a bug."""
-    if np.shape(input) != np.shape(target):
-        raise ShapeError(f"{op}: input shape {np.shape(input)} and target shape {np.shape(target)} differ")
+    if type(input) is np.ndarray and type(target) is np.ndarray:  # the hot path, without np.shape calls
+        if input.shape == target.shape:
+            return
+    elif np.shape(input) == np.shape(target):
+        return
+    raise ShapeError(f"{op}: input shape {np.shape(input)} and target shape {np.shape(target)} differ")
 
 
 def _reduce(loss: np.ndarray, reduction: str, denominator: Any) -> np.ndarray:
@@ -190,8 +194,7 @@ class MSE(Function):
         ctx.reduction = reduction
         if reduction == "none":
             return diff * diff
-        flat = diff.reshape(-1)
-        total = np.dot(flat, flat)  # one BLAS pass, no temporary
+        total = np.vdot(diff, diff)  # one BLAS dot over the flattened array, no temporary
         return np.asarray(total if reduction == "sum" else total / max(diff.size, 1), dtype=diff.dtype)
 
     @staticmethod
