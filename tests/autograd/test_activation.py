@@ -109,3 +109,19 @@ def test_erf_kernel_matches_math_erf(dtype):
     assert out.dtype == dtype and out.shape == (5, 11)
     np.testing.assert_allclose(out, _erf(x[:, ::2]), rtol=1e-6 if dtype == np.float32 else 1e-15, atol=1e-7)
     assert erf(np.zeros((0, 3), dtype)).shape == (0, 3)
+
+
+def test_sigmoid_keeps_tiny_float32_values_accurate():
+    # A tanh-based formula would round sigmoid(-20) to 0, and a later log would give -inf.
+    out = ttrain.tensor([-20.0, -5.0, 0.0, 5.0]).sigmoid().data
+    expected = 1 / (1 + np.exp(-np.array([-20.0, -5.0, 0.0, 5.0])))
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_sigmoid_of_huge_inputs_is_exact_and_silent():
+    x = ttrain.tensor([-1e4, 1e4], requires_grad=True)
+    with np.errstate(all="raise"):
+        y = x.sigmoid()
+        y.sum().backward()
+    np.testing.assert_array_equal(y.data, [0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])

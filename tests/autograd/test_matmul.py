@@ -53,3 +53,13 @@ def test_linear_shape_errors():
         Linear.apply(ttrain.zeros(2, 3), ttrain.zeros(5, 4))
     with pytest.raises(ShapeError, match=r"linear: bias \(4,\) does not match weight \(5, 3\)"):
         Linear.apply(ttrain.zeros(2, 3), ttrain.zeros(5, 3), ttrain.zeros(4))
+
+
+def test_linear_bias_gradient_is_the_batch_sum():
+    rng = np.random.default_rng(0)
+    x = ttrain.tensor(rng.standard_normal((128, 20)).astype(np.float32))
+    w = ttrain.tensor(rng.standard_normal((10, 20)).astype(np.float32), requires_grad=True)
+    b = ttrain.zeros(10, requires_grad=True)
+    g = rng.standard_normal((128, 10)).astype(np.float32)
+    Linear.apply(x, w, b).backward(g)
+    np.testing.assert_allclose(b.grad.data, g.astype(np.float64).sum(axis=0), rtol=1e-5, atol=1e-5)

@@ -312,3 +312,21 @@ def test_sgd_without_momentum_keeps_no_state():
     opt = SGD([p], lr=0.1)
     opt.step()
     assert opt.state_dict()["state"] == {}
+
+
+def test_sgd_group_mixing_float32_and_float64_updates_each_in_its_own_dtype():
+    from ttrain.optim.functional import sgd_update
+
+    rng = np.random.default_rng(0)
+    params = [Parameter(rng.standard_normal(5).astype(dt)) for dt in (np.float32, np.float64)]
+    grads = [rng.standard_normal(5).astype(p.data.dtype) for p in params]
+    expected = []
+    for p, g in zip(params, grads):
+        p.grad = ttrain.tensor(g)
+        w = p.data.copy()
+        sgd_update(w, g.copy(), None, lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.01, nesterov=False, maximize=False)
+        expected.append(w)
+    SGD(params, lr=0.1, weight_decay=0.01).step()
+    for p, w in zip(params, expected):
+        assert p.data.dtype == w.dtype
+        np.testing.assert_array_equal(p.data, w)
