@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -152,9 +153,8 @@ def evaluate(path: Path, split: str = "test", data_overrides: list[str] = ()) ->
         raise DataError(f"the {split} split of {config.data.name} is empty: nothing to evaluate")
     loss_fn = build("losses", config.loss, base_dir=config.base_dir)
     trainer = Trainer(model, loss_fn, optimizer=None, metrics=metric_names(config))
-    batch = config.trainer.eval_batch_size or max(config.trainer.batch_size, 256)
     started = time.perf_counter()
-    metrics = trainer.evaluate(DataLoader(datasets[split], batch_size=batch), prefix=split)
+    metrics = trainer.evaluate(DataLoader(datasets[split], batch_size=config.trainer.eval_batch_size), prefix=split)
     return {
         "status": "ok",
         "checkpoint": str(path),
@@ -167,7 +167,7 @@ def evaluate(path: Path, split: str = "test", data_overrides: list[str] = ()) ->
 
 
 def _read_inputs(path: Path) -> np.ndarray:
-    """Inputs from an `.npz` (array `x`, or its only array) or an IDX file."""
+    """Inputs from an `.npz` file (its array `x`) or an IDX file (gzip or raw)."""
     from ttrain.data.errors import DataError
     from ttrain.data.idx import read_idx
 
@@ -177,8 +177,6 @@ def _read_inputs(path: Path) -> np.ndarray:
         return read_npz_arrays(path, ["x"])[0]
     try:
         return read_idx(path)
-    except DataError:
-        raise
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
 
@@ -227,8 +225,6 @@ def predict(path: Path, inputs_path: Path, output: Path, overwrite: bool = False
             outputs.append(model(Tensor._wrap(batch, False)).data)
     scores = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
     probabilities = _probabilities(scores, config.loss.name).astype(np.float32)
-    import io
-
     buffer = io.BytesIO()
     np.savez(buffer, probabilities=probabilities, predictions=probabilities.argmax(axis=1))
     try:
