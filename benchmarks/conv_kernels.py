@@ -78,7 +78,7 @@ def _ttrain_cases(a: dict[str, np.ndarray]) -> dict[str, Callable[[], object]]:
 
 
 def _torch_cases(a: dict[str, np.ndarray], torch) -> dict[str, Callable[[], object]]:
-    F = torch.nn.functional  # noqa: N806
+    F = torch.nn.functional
     t = {k: torch.from_numpy(v) for k, v in a.items()}
     w1, b1, w2, b2 = (t[k].clone().requires_grad_() for k in ("w1", "b1", "w2", "b2"))
     x2 = t["x2"].clone().requires_grad_()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttrain.autograd.kernels import conv, conv_reference
+from ttrain.autograd.kernels import conv, conv_reference, conv_winograd
 from ttrain.autograd.kernels.conv_geometry import conv2d_shape
 from ttrain.autograd.ops.errors import ShapeError
 
@@ -21,22 +21,33 @@ CASES = [
     pytest.param((2, 20, 5, 6), (8, 10, 1, 1), 2, 0, 1, 2, id="1x1-stride2-groups2"),
     pytest.param((2, 4, 5, 5), (3, 4, 5, 5), 1, 2, 1, 1, id="5x5-same"),
     pytest.param((2, 5, 3, 4), (2, 5, 3, 3), 3, (2, 0), 1, 1, id="stride-over-kernel"),
+    pytest.param((3, 4, 7, 10), (5, 4, 3, 3), 1, 1, 1, 1, id="3x3-pad1-odd"),
+    pytest.param((2, 3, 6, 5), (4, 3, 3, 3), 1, (2, 0), 1, 1, id="3x3-pad2-0"),
 ]
 DTYPES = [np.float32, np.float64]
-TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+TOL = {np.float32: {"rtol": 2e-5, "atol": 2e-5}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
 
 
-@pytest.fixture(params=["direct", "gemm", "gemm-chunked"])
+@pytest.fixture(params=["direct", "gemm", "gemm-chunked", "winograd"])
 def path(request, monkeypatch) -> str:
-    """Run each test through each strategy: direct loops, im2col + GEMM in one chunk, and GEMM in
-    chunks of 2 samples (so a last, partial chunk is exercised)."""
-    if request.param == "direct":
-        monkeypatch.setattr(conv, "_DIRECT_MAX_K", 10**9)
-    else:
-        monkeypatch.setattr(conv, "_DIRECT_MAX_K", 0)
-    if request.param == "gemm-chunked":
-        monkeypatch.setattr(conv, "_chunk_samples", lambda s, itemsize: 2)
+    """Run each test through each strategy: direct loops, im2col + GEMM in one chunk and in
+    chunks of 2 samples (so a last, partial chunk is exercised), and Winograd in chunks of 2
+    (tests skip it for shapes it does not take)."""
+    monkeypatch.setattr(conv, "_DIRECT_MAX_K", 10**9 if request.param == "direct" else 0)
+    monkeypatch.setattr(conv, "_DIRECT_MIN_GROUPS", 1)
+    monkeypatch.setattr(conv, "_WINOGRAD_MIN_C", 1 if request.param == "winograd" else None)
+    if request.param in ("gemm-chunked", "winograd"):
+        monkeypatch.setattr(conv, "_chunk_samples", lambda s: 2)
+        monkeypatch.setattr(conv_winograd, "_chunk", lambda n, channels, tiles, itemsize: 2)
     return request.param
+
+
+def skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups):
+    """Skip a Winograd run for a shape that would not go through Winograd."""
+    if path == "winograd":
+        s = conv2d_shape(np.empty(x_shape), np.empty(w_shape), None, stride, padding, dilation, groups)
+        if not conv._uses_winograd(s):
+            pytest.skip("not a Winograd shape")
 
 
 def make(x_shape, w_shape, dtype, seed=0):
@@ -50,6 +61,7 @@ def make(x_shape, w_shape, dtype, seed=0):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CASES)
 def test_forward_matches_reference(path, dtype, x_shape, w_shape, stride, padding, dilation, groups):
+    skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups)
     x, w, b = make(x_shape, w_shape, dtype)
     for bias in (b, None):
         y = conv.conv2d_forward(x, w, bias, stride, padding, dilation, groups)
@@ -61,6 +73,7 @@ def test_forward_matches_reference(path, dtype, x_shape, w_shape, stride, paddin
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CASES)
 def test_backward_matches_reference(path, dtype, x_shape, w_shape, stride, padding, dilation, groups):
+    skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups)
     x, w, b = make(x_shape, w_shape, dtype)
     y = conv_reference.conv2d_forward(x, w, b, stride, padding, dilation, groups)
     gy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
@@ -89,11 +102,13 @@ def test_backward_computes_only_what_is_needed(path, needs):
     [
         pytest.param((2, 2, 5, 4), (4, 2, 3, 2), (2, 1), 1, (1, 2), 1, id="mixed"),
         pytest.param((1, 4, 5, 5), (4, 2, 2, 2), 1, (0, 1), 2, 2, id="groups-dilation"),
+        pytest.param((2, 3, 5, 6), (2, 3, 3, 3), 1, (1, 2), 1, 1, id="3x3"),
     ],
 )
 def test_gradients_match_finite_differences(
     path, numerical_gradient, x_shape, w_shape, stride, padding, dilation, groups
 ):
+    skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups)
     x, w, b = make(x_shape, w_shape, np.float64)
     y = conv.conv2d_forward(x, w, b, stride, padding, dilation, groups)
     gy = np.random.default_rng(1).standard_normal(y.shape)
@@ -109,6 +124,7 @@ def test_gradients_match_finite_differences(
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CASES)
 def test_matches_torch(torch, path, dtype, x_shape, w_shape, stride, padding, dilation, groups):
+    skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups)
     x, w, b = make(x_shape, w_shape, dtype)
     tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
     ty = torch.nn.functional.conv2d(tx, tw, tb, stride, padding, dilation, groups)
@@ -117,32 +133,42 @@ def test_matches_torch(torch, path, dtype, x_shape, w_shape, stride, padding, di
 
     y = conv.conv2d_forward(x, w, b, stride, padding, dilation, groups)
     grads = conv.conv2d_backward(gy, x, w, stride, padding, dilation, groups)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-10}
     np.testing.assert_allclose(y, ty.detach().numpy(), **tol)
     for name, got, t in zip(("dx", "dw", "db"), grads, (tx, tw, tb)):
         np.testing.assert_allclose(got, t.grad.numpy(), **tol, err_msg=name)
 
 
 @pytest.mark.parametrize(
-    "x_shape, w_shape",
-    [pytest.param((9, 6, 12, 12), (8, 6, 3, 3), id="gemm"), pytest.param((9, 1, 12, 12), (8, 1, 3, 3), id="direct")],
+    "x_shape, w_shape, stride, groups",
+    [
+        pytest.param((9, 16, 12, 12), (8, 16, 3, 3), 1, 1, id="winograd"),
+        pytest.param((9, 6, 12, 12), (8, 6, 3, 3), 2, 1, id="gemm"),
+        pytest.param((9, 8, 12, 12), (8, 1, 3, 3), 1, 8, id="direct"),
+    ],
 )
-def test_same_inputs_give_the_same_bits(same_bits, x_shape, w_shape):
+def test_same_inputs_give_the_same_bits(same_bits, x_shape, w_shape, stride, groups):
     # Default strategy choice and chunking, batch larger than a chunk and than the thread count.
     x, w, b = make(x_shape, w_shape, np.float32)
-    y1 = conv.conv2d_forward(x, w, b, 1, 1)
-    y2 = conv.conv2d_forward(x, w, b, 1, 1)
-    same_bits(y1, y2)
+    args = (stride, 1, 1, groups)
+    y1 = conv.conv2d_forward(x, w, b, *args)
+    same_bits(y1, conv.conv2d_forward(x, w, b, *args))
     gy = np.random.default_rng(1).standard_normal(y1.shape).astype(np.float32)
-    for g1, g2 in zip(conv.conv2d_backward(gy, x, w, 1, 1), conv.conv2d_backward(gy, x, w, 1, 1)):
+    for g1, g2 in zip(conv.conv2d_backward(gy, x, w, *args), conv.conv2d_backward(gy, x, w, *args)):
         same_bits(g1, g2)
 
 
-def test_strategy_choice_follows_the_group_reduction_length():
-    s = conv2d_shape
-    assert conv._uses_direct(s(np.empty((1, 1, 5, 5)), np.empty((4, 1, 3, 3)), None, 1, 0, 1, 1))
-    assert conv._uses_direct(s(np.empty((1, 8, 5, 5)), np.empty((8, 1, 3, 3)), None, 1, 0, 1, 8))
-    assert not conv._uses_direct(s(np.empty((1, 32, 5, 5)), np.empty((8, 32, 3, 3)), None, 1, 0, 1, 1))
+def test_strategy_choice_follows_the_shape():
+    def shape(c, o, k, groups=1, stride=1, padding=0):
+        return conv2d_shape(np.empty((1, c, 9, 9)), np.empty((o, c // groups, k, k)), None, stride, padding, 1, groups)
+
+    assert conv._uses_direct(shape(8, 8, 3, groups=8))  # depthwise
+    assert not conv._uses_direct(shape(1, 4, 3))  # one group: GEMM, even for a reduction of 9
+    assert not conv._uses_winograd(shape(1, 4, 3))  # too few channels for Winograd's GEMMs
+    assert conv._uses_winograd(shape(32, 8, 3, padding=1))
+    assert not conv._uses_winograd(shape(32, 8, 3, stride=2))
+    assert not conv._uses_winograd(shape(32, 8, 3, padding=3))
+    assert not conv._uses_winograd(shape(32, 8, 5))
 
 
 def test_non_contiguous_inputs(path):

@@ -8,134 +8,181 @@ do 2.25x less arithmetic than im2col's. With tiles t, tile elements xi (16) and 
     grad weight  dw  = G^T [ sum_t Gy[xi] @ V[xi]^T ] G              Gy = A gy A^T   (O, t)
     grad input   dx  = forward(gy padded by 2 - p, w flipped and transposed)
 
-The batch is processed in chunks (transforms in serial Numba, GEMMs batched over the 16 tile
-elements in np.matmul); chunk sums of the weight gradient are added in order, so results are
-deterministic. Same references and tests as `conv.py`, which dispatches here.
+Each pass runs chunks of samples in parallel (`conv_threads.for_each_chunk`), a chunk start to
+end on one thread: transforms and GEMMs, the GEMMs in Numba too. BLAS threads spinning between
+calls beside the transforms made a BLAS version 2-10x slower on 2 busy cores, while the Numba GEMM
+(conv_rows._matmul) reaches ~80% of OpenBLAS on these shapes. Weight-gradient chunks are summed in order, so results
+are deterministic. Same references and tests as `conv.py`, which dispatches here.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit
 
-from ttrain.autograd.kernels.conv_rows import _pad_plane
+from ttrain.autograd.kernels.conv_rows import _gather, _matmul, _pad_plane
+from ttrain.autograd.kernels.conv_threads import for_each_chunk
 
-# Bytes of transformed input (16 x C x tiles) per chunk of samples.
-_CHUNK_BYTES = 4 << 20
+# At most this many bytes of transformed input (16 x C x tiles) per chunk of samples.
+_CHUNK_BYTES = 8 << 20
+# The 16 tile-element matrices sit this many elements further apart than their size: the
+# transforms write (or read) all 16 at once, and at a power-of-two distance those streams fall
+# into the same L1 cache sets (measured 8-10x slower).
+_SKEW = 32
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
-@njit(cache=True, inline="always")
-def _bt(a, b, c, d):
-    """One axis of B^T d B."""
-    return a - c, b + c, c - b, b - d
-
-
-@njit(cache=True, inline="always")
-def _at(a, b, c, d):
-    """One axis of A^T m A."""
-    return a + b + c, b - c - d
-
-
-@njit(cache=True, inline="always")
-def _a(a, b):
-    """One axis of A g A^T."""
-    return a, a + b, a - b, -b
-
-
-# Indices are cast to np.uint64 where they are used: Numba then emits no negative-index check and
-# LLVM vectorizes the tile loops (see conv_rows.py).
+# Each transform runs in two passes so that every inner loop is a plain vectorizable loop: the
+# vertical half on whole rows (4 input rows -> 4 rows), then the horizontal half across the tiles
+# of a row (stride-2 loads or stores). Indices are cast to np.uint64 where they are used, so Numba
+# emits no negative-index check (see conv_rows.py).
 
 
 @njit(cache=True)
-def _input_transform(x, ph, pw, th, tw, plane, v):
-    # v[4*i + j, c, n*th*tw + ty*tw + tx] = (B^T d B)[i, j] for the 4x4 tile d of the zero-padded
-    # x[n, c] at rows 2*ty.., columns 2*tx..; `plane` is a flat (2*th + 2) x (2*tw + 2) scratch.
+def _input_transform(x, ph, pw, th, tw, row_len, col0, plane, rows, v):
+    # v[4*i + j, c*row_len + col0 + n*th*tw + ty*tw + tx] = (B^T d B)[i, j] for the 4x4 tile d
+    # of the zero-padded x[n, c] at rows 2*ty.., columns 2*tx..: tile element k's (C, row_len)
+    # matrix lies flat in v[k]. Scratch: `plane` flat (2*th + 2) x (2*tw + 2), `rows` (4, 2*tw + 2).
     m, c_, h, w = x.shape
     wp = 2 * tw + 2
     for n in range(m):
         for c in range(c_):
             _pad_plane(x[n, c].reshape(h * w), h, w, ph, pw, wp, 0.0, plane)
             for ty in range(th):
-                for tx in range(tw):
-                    t = np.uint64(n * th * tw + ty * tw + tx)
-                    p = 2 * ty * wp + 2 * tx
-                    r0 = _bt(plane[np.uint64(p)], plane[np.uint64(p + 1)], plane[np.uint64(p + 2)], plane[np.uint64(p + 3)])
-                    p += wp
-                    r1 = _bt(plane[np.uint64(p)], plane[np.uint64(p + 1)], plane[np.uint64(p + 2)], plane[np.uint64(p + 3)])
-                    p += wp
-                    r2 = _bt(plane[np.uint64(p)], plane[np.uint64(p + 1)], plane[np.uint64(p + 2)], plane[np.uint64(p + 3)])
-                    p += wp
-                    r3 = _bt(plane[np.uint64(p)], plane[np.uint64(p + 1)], plane[np.uint64(p + 2)], plane[np.uint64(p + 3)])
-                    for j in range(4):
-                        u0, u1, u2, u3 = _bt(r0[j], r1[j], r2[j], r3[j])
-                        v[j, c, t] = u0
-                        v[4 + j, c, t] = u1
-                        v[8 + j, c, t] = u2
-                        v[12 + j, c, t] = u3
+                p = 2 * ty * wp
+                for k in range(np.uint64(wp)):  # B^T down the 4 rows of the tile row
+                    d0 = plane[np.uint64(p) + k]
+                    d1 = plane[np.uint64(p + wp) + k]
+                    d2 = plane[np.uint64(p + 2 * wp) + k]
+                    d3 = plane[np.uint64(p + 3 * wp) + k]
+                    rows[0, k] = d0 - d2
+                    rows[1, k] = d1 + d2
+                    rows[2, k] = d2 - d1
+                    rows[3, k] = d1 - d3
+                t0 = np.uint64(c * row_len + col0 + n * th * tw + ty * tw)
+                for i in range(4):  # B along each row, one tile per step
+                    r = rows[i]
+                    for tx in range(np.uint64(tw)):
+                        e0 = r[2 * tx]
+                        e1 = r[2 * tx + np.uint64(1)]
+                        e2 = r[2 * tx + np.uint64(2)]
+                        e3 = r[2 * tx + np.uint64(3)]
+                        v[4 * i, t0 + tx] = e0 - e2
+                        v[4 * i + 1, t0 + tx] = e1 + e2
+                        v[4 * i + 2, t0 + tx] = e2 - e1
+                        v[4 * i + 3, t0 + tx] = e1 - e3
 
 
 @njit(cache=True)
-def _output_transform(mt, th, tw, bias, y):
-    # y[n, o, 2*ty + r, 2*tx + s] = (A^T M A)[r, s] + bias[o], M the 16 values of tile (ty, tx);
-    # outputs past y's edge (odd sizes) are dropped.
+def _output_transform(mt, th, tw, row_len, bias, rows, y):
+    # y[n, o, 2*ty + r, 2*tx + s] = (A^T M A)[r, s] + bias[o] for the 16 values M of tile (ty, tx)
+    # in mt[:, o*row_len + n*th*tw + ty*tw + tx]; outputs past y's edge (odd sizes) are dropped.
+    # Scratch: `rows` (2, 2*tw).
     m, o_, ho, wo = y.shape
     for n in range(m):
         for o in range(o_):
             b = bias[o]
             out = y[n, o].reshape(ho * wo)
             for ty in range(th):
-                for tx in range(tw):
-                    t = np.uint64(n * th * tw + ty * tw + tx)
-                    p0 = _at(mt[0, o, t], mt[4, o, t], mt[8, o, t], mt[12, o, t])
-                    p1 = _at(mt[1, o, t], mt[5, o, t], mt[9, o, t], mt[13, o, t])
-                    p2 = _at(mt[2, o, t], mt[6, o, t], mt[10, o, t], mt[14, o, t])
-                    p3 = _at(mt[3, o, t], mt[7, o, t], mt[11, o, t], mt[15, o, t])
-                    for r in range(2):
-                        if 2 * ty + r < ho:
-                            y0, y1 = _at(p0[r], p1[r], p2[r], p3[r])
-                            q = (2 * ty + r) * wo + 2 * tx
-                            out[np.uint64(q)] = y0 + b
-                            if 2 * tx + 1 < wo:
-                                out[np.uint64(q + 1)] = y1 + b
+                t0 = np.uint64(o * row_len + n * th * tw + ty * tw)
+                for r in range(2):
+                    for tx in range(np.uint64(tw)):  # A^T down the tile's 4 rows, then A along
+                        t = t0 + tx
+                        if r == 0:
+                            q0 = mt[0, t] + mt[4, t] + mt[8, t]
+                            q1 = mt[1, t] + mt[5, t] + mt[9, t]
+                            q2 = mt[2, t] + mt[6, t] + mt[10, t]
+                            q3 = mt[3, t] + mt[7, t] + mt[11, t]
+                        else:
+                            q0 = mt[4, t] - mt[8, t] - mt[12, t]
+                            q1 = mt[5, t] - mt[9, t] - mt[13, t]
+                            q2 = mt[6, t] - mt[10, t] - mt[14, t]
+                            q3 = mt[7, t] - mt[11, t] - mt[15, t]
+                        rows[r, 2 * tx] = q0 + q1 + q2 + b
+                        rows[r, 2 * tx + np.uint64(1)] = q1 - q2 - q3 + b
+                    if 2 * ty + r < ho:
+                        _gather(out, (2 * ty + r) * wo, rows[r], 0, 1, wo)
 
 
 @njit(cache=True)
-def _grad_output_transform(gy, th, tw, plane, gt):
-    # gt[4*i + j, o, t] = (A g A^T)[i, j] for the 2x2 block g of gy[n, o] at tile t (0 past the edge).
+def _grad_output_transform(gy, th, tw, row_len, col0, plane, rows, gt):
+    # gt[4*i + j, o*row_len + col0 + n*th*tw + ty*tw + tx] = (A g A^T)[i, j] for the 2x2 block g
+    # of gy[n, o] at tile (ty, tx), 0 past the edge. Scratch: `plane` at least 2*th x 2*tw,
+    # `rows` (4, 2*tw).
     m, o_, ho, wo = gy.shape
     wp = 2 * tw
     for n in range(m):
         for o in range(o_):
             _pad_plane(gy[n, o].reshape(ho * wo), ho, wo, 0, 0, wp, 0.0, plane)
             for ty in range(th):
-                for tx in range(tw):
-                    t = np.uint64(n * th * tw + ty * tw + tx)
-                    p = 2 * ty * wp + 2 * tx
-                    c0 = _a(plane[np.uint64(p)], plane[np.uint64(p + wp)])
-                    c1 = _a(plane[np.uint64(p + 1)], plane[np.uint64(p + wp + 1)])
-                    for i in range(4):
-                        e0, e1, e2, e3 = _a(c0[i], c1[i])
-                        gt[4 * i, o, t] = e0
-                        gt[4 * i + 1, o, t] = e1
-                        gt[4 * i + 2, o, t] = e2
-                        gt[4 * i + 3, o, t] = e3
+                p = 2 * ty * wp
+                for k in range(np.uint64(wp)):  # A down the block's 2 rows
+                    g0 = plane[np.uint64(p) + k]
+                    g1 = plane[np.uint64(p + wp) + k]
+                    rows[0, k] = g0
+                    rows[1, k] = g0 + g1
+                    rows[2, k] = g0 - g1
+                    rows[3, k] = -g1
+                t0 = np.uint64(o * row_len + col0 + n * th * tw + ty * tw)
+                for i in range(4):  # A^T along each row
+                    r = rows[i]
+                    for tx in range(np.uint64(tw)):
+                        e0 = r[2 * tx]
+                        e1 = r[2 * tx + np.uint64(1)]
+                        gt[4 * i, t0 + tx] = e0
+                        gt[4 * i + 1, t0 + tx] = e0 + e1
+                        gt[4 * i + 2, t0 + tx] = e0 - e1
+                        gt[4 * i + 3, t0 + tx] = -e1
+
+
+@njit(cache=True, nogil=True)
+def _forward_chunk(x, u, bias, ph, pw, th, tw, y):
+    # Transform, 16 GEMMs and inverse transform of the samples in x, into y.
+    c_, o_ = x.shape[1], u.shape[1]
+    cols = x.shape[0] * th * tw
+    plane = np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype)
+    rows = np.empty((4, 2 * tw + 2), dtype=x.dtype)
+    v = np.empty((16, c_ * cols + _SKEW), dtype=x.dtype)
+    mt = np.empty((16, o_ * cols + _SKEW), dtype=x.dtype)
+    _input_transform(x, ph, pw, th, tw, cols, 0, plane, rows, v)
+    for k in range(16):
+        _matmul(u[k], v[k, : c_ * cols].reshape(c_, cols), mt[k, : o_ * cols].reshape(o_, cols))
+    _output_transform(mt, th, tw, cols, bias, rows, y)
+
+
+@njit(cache=True, nogil=True)
+def _weight_grad_chunk(x, gy, ph, pw, th, tw, partial):
+    # partial[k] = (Gy[k] @ V[k]^T)^T = V[k] @ Gy[k]^T over the tiles of the samples in x / gy.
+    # Gy[k] is transposed first so that the GEMM reduces over tiles in _matmul's vectorized form
+    # (2x a lane-wise dot product here).
+    c_, o_ = x.shape[1], gy.shape[1]
+    cols = x.shape[0] * th * tw
+    plane = np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype)
+    rows = np.empty((4, 2 * tw + 2), dtype=x.dtype)
+    v = np.empty((16, c_ * cols + _SKEW), dtype=x.dtype)
+    gt = np.empty((16, o_ * cols + _SKEW), dtype=x.dtype)
+    gt_t = np.empty((cols, o_), dtype=x.dtype)
+    _input_transform(x, ph, pw, th, tw, cols, 0, plane, rows, v)
+    _grad_output_transform(gy, th, tw, cols, 0, plane, rows, gt)
+    for k in range(16):
+        g = gt[k, : o_ * cols].reshape(o_, cols)
+        for t in range(cols):  # this order (contiguous writes) measured 2x the other
+            for o in range(o_):
+                gt_t[t, o] = g[o, t]
+        _matmul(v[k, : c_ * cols].reshape(c_, cols), gt_t, partial[k])
 
 
 def _tiles(ho: int, wo: int) -> tuple[int, int]:
     return -(-ho // 2), -(-wo // 2)
 
 
-def _chunk(n: int, c: int, tiles: int, itemsize: int) -> int:
-    return max(1, min(n, _CHUNK_BYTES // (16 * c * tiles * itemsize)))
-
-
-def _input_tiles(x: np.ndarray, ph: int, pw: int, th: int, tw: int, plane: np.ndarray, buffer: np.ndarray) -> np.ndarray:
-    """V = B^T d B of the samples in x, (16, C, m*th*tw), in `buffer`."""
-    v = buffer[: 16 * x.shape[1] * x.shape[0] * th * tw].reshape(16, x.shape[1], -1)
-    _input_transform(x, ph, pw, th, tw, plane, v)
-    return v
+def _chunk(n: int, channels: int, tiles: int, itemsize: int) -> int:
+    """Samples per parallel chunk: about 8 chunks per thread (measured best on the MNIST CNN: fewer
+    leaves cores idle, more costs ~10 us a task), capped so that a chunk's tiles stay in cache."""
+    per_thread = -(-n // (8 * numba.get_num_threads()))
+    return max(1, min(per_thread, _CHUNK_BYTES // (16 * channels * tiles * itemsize)))
 
 
 def winograd_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, ph: int, pw: int) -> np.ndarray:
@@ -145,17 +192,10 @@ def winograd_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     ho, wo = h + 2 * ph - 2, w + 2 * pw - 2
     th, tw = _tiles(ho, wo)
     u = np.einsum("ai,ocij,bj->aboc", _G, weight.astype(np.float64), _G).reshape(16, o, c).astype(x.dtype)
-    b = np.zeros(o, dtype=x.dtype) if bias is None else bias
+    b = np.zeros(o, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     y = np.empty((n, o, ho, wo), dtype=x.dtype)
-    chunk = _chunk(n, c, th * tw, x.itemsize)
-    plane = np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype)
-    v_buffer = np.empty(16 * c * chunk * th * tw, dtype=x.dtype)
-    m_buffer = np.empty(16 * o * chunk * th * tw, dtype=x.dtype)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        v = _input_tiles(x[start:stop], ph, pw, th, tw, plane, v_buffer)
-        mt = np.matmul(u, v, out=m_buffer[: 16 * o * v.shape[2]].reshape(16, o, -1))
-        _output_transform(mt, th, tw, b, y[start:stop])
+    for_each_chunk(n, _chunk(n, c, th * tw, x.itemsize),
+                   lambda i, j: _forward_chunk(x[i:j], u, b, ph, pw, th, tw, y[i:j]))
     return y
 
 
@@ -172,16 +212,8 @@ def winograd_grad_weight(grad_output: np.ndarray, x: np.ndarray, ph: int, pw: in
     o, ho, wo = grad_output.shape[1:]
     th, tw = _tiles(ho, wo)
     chunk = _chunk(n, max(c, o), th * tw, x.itemsize)
-    plane = np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype)
-    v_buffer = np.empty(16 * c * chunk * th * tw, dtype=x.dtype)
-    g_buffer = np.empty(16 * o * chunk * th * tw, dtype=x.dtype)
-    z = np.zeros((16, o, c), dtype=x.dtype)
-    partial = np.empty((16, o, c), dtype=x.dtype)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        v = _input_tiles(x[start:stop], ph, pw, th, tw, plane, v_buffer)
-        gt = g_buffer[: 16 * o * v.shape[2]].reshape(16, o, -1)
-        _grad_output_transform(grad_output[start:stop], th, tw, plane, gt)
-        z += np.matmul(gt, v.transpose(0, 2, 1), out=partial)
-    dw = np.einsum("ai,aboc,bj->ocij", _G, z.reshape(4, 4, o, c).astype(np.float64), _G)
+    partials = np.empty((-(-n // chunk), 16, c, o), dtype=x.dtype)
+    for_each_chunk(n, chunk, lambda i, j: _weight_grad_chunk(x[i:j], grad_output[i:j], ph, pw, th, tw, partials[i // chunk]))
+    z = partials.sum(axis=0)  # chunk by chunk, in order
+    dw = np.einsum("ai,abco,bj->ocij", _G, z.reshape(4, 4, c, o).astype(np.float64), _G)
     return dw.astype(x.dtype)

@@ -1,7 +1,8 @@
 """2-D max and average pooling kernels (forward and backward), float32 and float64, NCHW.
 
-Each kernel runs parallel over the N*C planes; a plane's output and gradient are written by one
-iteration only, so results are the same bits on every call. Semantics follow
+Each kernel runs over chunks of the N*C planes in parallel (`conv_threads.for_each_chunk`); a
+plane's output and gradient are written by one chunk only, so results are the same bits on
+every call. Semantics follow
 `torch.nn.functional.max_pool2d` / `avg_pool2d` (floor mode): max pooling returns PyTorch's
 indices (flat positions in the H*W input plane; a NaN wins its window) and avg pooling divides by
 the full window size (count_include_pad=True) or by the number of real inputs.
@@ -11,16 +12,22 @@ References: `pool_reference.py`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ttrain.autograd.kernels.conv_geometry import IntPair, Window2d, check_float_array, pool2d_window
-from ttrain.autograd.kernels.conv_rows import _crop_plane, _gather_add, _pad_plane, _scatter_add
+from ttrain.autograd.kernels.conv_geometry import (
+    IntPair,
+    Window2d,
+    check_float_array,
+    pool2d_window,
+)
+from ttrain.autograd.kernels.conv_rows import (
+    _crop_plane,
+    _gather_add,
+    _pad_plane,
+    _scatter_add,
+)
+from ttrain.autograd.kernels.conv_threads import even_chunk, for_each_chunk
 from ttrain.autograd.ops.errors import ShapeError
-
-
-# Planes are processed in blocks, one block per parallel iteration, so each iteration allocates its
-# scratch plane once; a plane's outputs and gradients are written by its block alone.
-_BLOCKS = 256
 
 
 @njit(cache=True)
@@ -33,7 +40,7 @@ def _first_inside(size, stride, padding, dilation, out):
     return first
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def _max_forward(x, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, lowest, y, idx):
     # x: (planes, h*w) flat planes; y, idx: (planes, ho*wo); lowest: -inf of x's dtype.
     # One output at a time with branch-free selects: measured 3x faster than branching on
@@ -41,85 +48,73 @@ def _max_forward(x, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, lowest, y, idx
     wp = w + 2 * pw
     first_h = _first_inside(h, sh, ph, dh, ho)
     first_w = _first_inside(w, sw, pw, dw, wo)
-    planes = x.shape[0]
-    blocks = min(planes, _BLOCKS)
-    for b in prange(blocks):
-        padded = np.empty((h + 2 * ph) * wp, dtype=x.dtype)
-        for q in range(b * planes // blocks, (b + 1) * planes // blocks):
-            src = x[q]
-            if ph or pw:
-                _pad_plane(x[q], h, w, ph, pw, wp, lowest, padded)
-                src = padded
-            for oh in range(ho):
-                for ow in range(wo):
-                    best = lowest
-                    at = -1
-                    for i in range(kh):
-                        r = oh * sh + i * dh  # padded row and column
-                        for j in range(kw):
-                            c = ow * sw + j * dw
-                            v = src[np.uint64(r * wp + c)]
-                            take = (v > best) | (v != v)  # the first maximum, or a NaN: as PyTorch
-                            best = v if take else best
-                            at = (r - ph) * w + c - pw if take else at
-                    if at < 0:  # a window of -inf only: its first input element, as PyTorch
-                        at = first_h[oh] * w + first_w[ow]
-                    y[q, oh * wo + ow] = best
-                    idx[q, oh * wo + ow] = at
+    padded = np.empty((h + 2 * ph) * wp, dtype=x.dtype)
+    for q in range(x.shape[0]):
+        src = x[q]
+        if ph or pw:
+            _pad_plane(x[q], h, w, ph, pw, wp, lowest, padded)
+            src = padded
+        for oh in range(ho):
+            for ow in range(wo):
+                best = lowest
+                at = -1
+                for i in range(kh):
+                    r = oh * sh + i * dh  # padded row and column
+                    for j in range(kw):
+                        c = ow * sw + j * dw
+                        v = src[np.uint64(r * wp + c)]
+                        take = (v > best) | np.isnan(v)  # the first maximum, or a NaN: as PyTorch
+                        best = v if take else best
+                        at = (r - ph) * w + c - pw if take else at
+                if at < 0:  # a window of -inf only: its first input element, as PyTorch
+                    at = first_h[oh] * w + first_w[ow]
+                y[q, oh * wo + ow] = best
+                idx[q, oh * wo + ow] = at
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def _max_backward(gy, idx, dx):
-    planes = gy.shape[0]
-    blocks = min(planes, _BLOCKS)
-    for b in prange(blocks):
-        for q in range(b * planes // blocks, (b + 1) * planes // blocks):
-            dq, gq, iq = dx[q], gy[q], idx[q]
-            dq[:] = 0
-            for t in range(gq.size):
-                dq[iq[t]] += gq[t]
+    for q in range(gy.shape[0]):
+        dq, gq, iq = dx[q], gy[q], idx[q]
+        dq[:] = 0
+        for t in range(gq.size):
+            dq[iq[t]] += gq[t]
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def _avg_forward(x, h, w, kh, kw, sh, sw, ph, pw, ho, wo, divisor, y):
     # x: (planes, h*w); y: (planes, ho*wo); divisor: (ho*wo,) window sizes.
     wp = w + 2 * pw
-    planes = x.shape[0]
-    blocks = min(planes, _BLOCKS)
-    for b in prange(blocks):
-        padded = np.empty((h + 2 * ph) * wp, dtype=x.dtype)
-        for q in range(b * planes // blocks, (b + 1) * planes // blocks):
-            src = x[q]
-            if ph or pw:
-                _pad_plane(x[q], h, w, ph, pw, wp, 0.0, padded)
-                src = padded
-            out = y[q]
-            out[:] = 0
-            for oh in range(ho):
-                for i in range(kh):
-                    for j in range(kw):
-                        _gather_add(out, oh * wo, 1.0, src, (oh * sh + i) * wp + j, sw, wo)
-            for t in range(ho * wo):
-                out[t] /= divisor[t]
+    padded = np.empty((h + 2 * ph) * wp, dtype=x.dtype)
+    for q in range(x.shape[0]):
+        src = x[q]
+        if ph or pw:
+            _pad_plane(x[q], h, w, ph, pw, wp, 0.0, padded)
+            src = padded
+        out = y[q]
+        out[:] = 0
+        for oh in range(ho):
+            for i in range(kh):
+                for j in range(kw):
+                    _gather_add(out, oh * wo, 1.0, src, (oh * sh + i) * wp + j, sw, wo)
+        for t in range(ho * wo):
+            out[t] /= divisor[t]
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def _avg_backward(gy, h, w, kh, kw, sh, sw, ph, pw, ho, wo, divisor, dx):
     wp = w + 2 * pw
-    planes = gy.shape[0]
-    blocks = min(planes, _BLOCKS)
-    for b in prange(blocks):
-        padded = np.empty((h + 2 * ph) * wp, dtype=dx.dtype)
-        share = np.empty(ho * wo, dtype=dx.dtype)
-        for q in range(b * planes // blocks, (b + 1) * planes // blocks):
-            for t in range(ho * wo):
-                share[t] = gy[q, t] / divisor[t]
-            padded[:] = 0
-            for oh in range(ho):
-                for i in range(kh):
-                    for j in range(kw):
-                        _scatter_add(padded, (oh * sh + i) * wp + j, sw, 1.0, share, oh * wo, wo)
-            _crop_plane(padded, ph, pw, wp, h, w, dx[q])
+    padded = np.empty((h + 2 * ph) * wp, dtype=dx.dtype)
+    share = np.empty(ho * wo, dtype=dx.dtype)
+    for q in range(gy.shape[0]):
+        for t in range(ho * wo):
+            share[t] = gy[q, t] / divisor[t]
+        padded[:] = 0
+        for oh in range(ho):
+            for i in range(kh):
+                for j in range(kw):
+                    _scatter_add(padded, (oh * sh + i) * wp + j, sw, 1.0, share, oh * wo, wo)
+        _crop_plane(padded, ph, pw, wp, h, w, dx[q])
 
 
 def _avg_divisor(h: int, w: int, win: Window2d, ho: int, wo: int, count_include_pad: bool) -> np.ndarray:
@@ -170,7 +165,10 @@ def max_pool2d_forward(
     y = np.empty((n * c, ho * wo), dtype=x.dtype)
     idx = np.empty((n * c, ho * wo), dtype=np.int64)
     lowest = np.array(-np.inf, dtype=x.dtype)[()]
-    _max_forward(_planes(x), h, w, *win, ho, wo, lowest, y, idx)
+    planes = _planes(x)
+    for_each_chunk(
+        n * c, even_chunk(n * c), lambda i, j: _max_forward(planes[i:j], h, w, *win, ho, wo, lowest, y[i:j], idx[i:j])
+    )
     return y.reshape(n, c, ho, wo), idx.reshape(n, c, ho, wo)
 
 
@@ -186,7 +184,8 @@ def max_pool2d_backward(
         )
     n, c, h, w = input_shape
     dx = np.empty((n * c, h * w), dtype=grad_output.dtype)
-    _max_backward(_planes(grad_output), _planes(indices.astype(np.int64, copy=False)), dx)
+    gy, at = _planes(grad_output), _planes(indices.astype(np.int64, copy=False))
+    for_each_chunk(n * c, even_chunk(n * c), lambda i, j: _max_backward(gy[i:j], at[i:j], dx[i:j]))
     return dx.reshape(input_shape)
 
 
@@ -207,7 +206,9 @@ def avg_pool2d_forward(
     n, c, h, w = x.shape
     y = np.empty((n * c, ho * wo), dtype=x.dtype)
     divisor = _avg_divisor(h, w, win, ho, wo, count_include_pad)
-    _avg_forward(_planes(x), h, w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, ho, wo, divisor, y)
+    planes = _planes(x)
+    args = (h, w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, ho, wo, divisor)
+    for_each_chunk(n * c, even_chunk(n * c), lambda i, j: _avg_forward(planes[i:j], *args, y[i:j]))
     return y.reshape(n, c, ho, wo)
 
 
@@ -225,5 +226,7 @@ def avg_pool2d_backward(
     n, c, h, w = input_shape
     dx = np.empty((n * c, h * w), dtype=grad_output.dtype)
     divisor = _avg_divisor(h, w, win, ho, wo, count_include_pad)
-    _avg_backward(_planes(grad_output), h, w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, ho, wo, divisor, dx)
+    gy = _planes(grad_output)
+    args = (h, w, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, ho, wo, divisor)
+    for_each_chunk(n * c, even_chunk(n * c), lambda i, j: _avg_backward(gy[i:j], *args, dx[i:j]))
     return dx.reshape(input_shape)
