@@ -12,7 +12,7 @@ import numpy as np
 
 from ttrain.autograd.grad_mode import no_grad
 from ttrain.training.callbacks.base import Callback, CallbackList
-from ttrain.training.metrics import RunningMean, accuracy, top_k_accuracy
+from ttrain.training.metrics import RunningMean, accuracy
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
@@ -23,20 +23,6 @@ class TrainingFailed(RuntimeError):
 
 class TrainingInterrupted(Exception):
     """Ctrl-C stopped training after a completed step (a checkpoint was written)."""
-
-
-def metric_functions(names: Iterable[str]) -> dict[str, MetricFn]:
-    """Metric functions by name: `accuracy` and `top_k` / `top_5`-style names."""
-    functions: dict[str, MetricFn] = {}
-    for name in names:
-        if name == "accuracy":
-            functions[name] = accuracy
-        elif name.startswith("top_"):
-            k = int(name[4:]) if name[4:].isdigit() else 5
-            functions[name] = lambda out, tgt, k=k: top_k_accuracy(out, tgt, k)
-        else:
-            raise ValueError(f"unknown metric {name!r}: expected 'accuracy' or 'top_<k>'")
-    return functions
 
 
 class Trainer:
@@ -57,7 +43,7 @@ class Trainer:
         scheduler_monitor: str | None = None,
         grad_clip: float | None = None,
         grad_clip_algorithm: str = "norm",
-        metrics: Mapping[str, MetricFn] | Iterable[str] = ("accuracy",),
+        metrics: Mapping[str, MetricFn] | None = None,
         callbacks: Iterable[Callback] = (),
     ) -> None:
         if scheduler_interval not in ("epoch", "step"):
@@ -71,7 +57,8 @@ class Trainer:
         self.scheduler_monitor = scheduler_monitor
         self.grad_clip = grad_clip
         self.grad_clip_algorithm = grad_clip_algorithm
-        self.metrics = dict(metrics) if isinstance(metrics, Mapping) else metric_functions(metrics)
+        # Keyed by the name they are logged under (the config layer's `metric_log_name`).
+        self.metrics = dict(metrics) if metrics is not None else {"accuracy": accuracy}
         self.callbacks = CallbackList(list(callbacks))
         self.epoch = 0  # epochs completed
         self.global_step = 0
