@@ -11,7 +11,7 @@ from typing import Any, Callable, Literal
 
 import pytest
 
-from ttrain.config.registry import REGISTRIES, Registry
+from ttrain.config.registry import REGISTRIES, Kind, Registry
 
 
 class SGD:
@@ -146,10 +146,14 @@ STUBS: dict[str, dict[str, Callable[..., Any]]] = {
 
 @pytest.fixture
 def stub_registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, Registry]:
-    """Every category holds only the stand-ins above while the test runs."""
+    """Every category holds only the stand-ins above while the test runs.
+
+    Its kind admits any callable: the real kinds are nn.Module, Optimizer, ... subclasses, which the
+    stand-ins are not (test_trust.py checks the real kinds against the real registries).
+    """
     for category, stubs in STUBS.items():
         registry = REGISTRIES[category]
-        stand_in = Registry(registry.category, registry.noun, registry.needs_class, registry.supplied)
+        stand_in = Registry(registry.category, registry.noun, Kind(registry.kind.description), registry.supplied)
         for name, target in stubs.items():
             stand_in.register(name, target, ("in_features",) if name == "linear" else ())
         monkeypatch.setitem(REGISTRIES, category, stand_in)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ttrain.config import ConfigError, RegistryError, describe, get_registry, load_config, resolve
-from ttrain.config.registry import CATEGORIES, REGISTRIES, Registry, import_object
+from ttrain.config.registry import CATEGORIES, REGISTRIES, Kind, Registry, import_object
 
 from .conftest import SGD, Linear
 
@@ -38,7 +38,7 @@ def test_names_resolve_through_the_lazy_targets(stub_registry) -> None:
 
 
 def test_register_adds_a_name() -> None:
-    registry = Registry("models", "model", True)
+    registry = Registry("models", "model", Kind("a callable"))
     registry.register("tiny", "collections:OrderedDict")
     assert "tiny" in registry and registry.names() == ["tiny"]
     assert registry.load("tiny")[1].__name__ == "OrderedDict"
@@ -66,10 +66,12 @@ def test_bad_import_paths(spec: str, message: str) -> None:
         import_object(spec)
 
 
-def test_a_class_category_refuses_functions_and_values() -> None:
-    with pytest.raises(RegistryError, match=r"'math:sqrt' is 'builtin_function_or_method', not a class \(as a model must be\)"):
+def test_targets_of_the_wrong_kind_are_refused() -> None:
+    with pytest.raises(RegistryError, match=r"^'math:sqrt' cannot be a model: it is a 'builtin_function_or_method', "
+                                            r"and a model must be an nn.Module subclass$"):
         get_registry("models").load("math:sqrt")
-    assert get_registry("metrics").load("math:sqrt")[1].__name__ == "sqrt"  # functions are fine as metrics
+    with pytest.raises(RegistryError, match=r"^'math:sqrt' cannot be a metric: .* a function declared with @ttrain.training.metric$"):
+        get_registry("metrics").load("math:sqrt")  # a function, but not declared a metric
 
 
 def write_package(root: Path, name: str, source: str) -> None:
@@ -132,7 +134,7 @@ def test_describe_lists_parameters_and_defaults(stub_registry) -> None:
 
 
 def test_describe_reports_a_target_that_cannot_be_imported() -> None:
-    registry = Registry("models", "model", True)
+    registry = Registry("models", "model", Kind("a callable"))
     registry.register("ghost", "no_such_module_xyz:Ghost")
     original = REGISTRIES["models"]
     REGISTRIES["models"] = registry

@@ -10,6 +10,18 @@ import typer
 from ttrain.cli.errors import user_errors
 from ttrain.cli.output import print_json
 
+# A checkpoint is data: its config may name only registered components, unless the user vouches
+# for a module of their own, as Hugging Face's `trust_remote_code` does (but per module).
+TrustOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--trust-module", metavar="NAME",
+        help="Allow the checkpoint's config to import your module NAME (and its submodules), from the "
+             "working directory or sys.path, to build the components it names. Importing runs the module's "
+             "code: vouch only for code you trust. Repeatable.",
+    ),
+]
+
 
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
@@ -17,6 +29,7 @@ def evaluate(
     data: Annotated[
         Optional[list[str]], typer.Option("--data", metavar="KEY=VALUE", help="Override a key of the data section: key=value. Repeatable.")
     ] = None,
+    trust_module: TrustOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Evaluate a checkpoint's model, rebuilt from the config embedded in the checkpoint."""
@@ -25,7 +38,7 @@ def evaluate(
 
         if split not in ("test", "val"):
             raise typer.BadParameter(f"expected test or val, not {split!r}", param_hint="--split")
-        result = run.evaluate(checkpoint, split, data or [])
+        result = run.evaluate(checkpoint, split, data or [], trust_module or [])
         if json_output:
             print_json(result)
             return
@@ -40,6 +53,7 @@ def predict(
         Optional[Path], typer.Option("--output", "-o", help="Where to write the .npz (default: INPUTS.predictions.npz).")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")] = False,
+    trust_module: TrustOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Write class probabilities and predicted classes for the inputs in FILE to an .npz file."""
@@ -47,7 +61,7 @@ def predict(
         from ttrain.training import run
 
         target = output or inputs.with_name(inputs.name.split(".")[0] + ".predictions.npz")
-        result = run.predict(checkpoint, inputs, target, overwrite=overwrite)
+        result = run.predict(checkpoint, inputs, target, overwrite=overwrite, trust_modules=trust_module or [])
         if json_output:
             print_json(result)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import yaml
 
@@ -40,10 +40,16 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def config_from_dict(
-    data: dict[str, Any], base_dir: str | Path | None = None, where: str = "<embedded config>"
+    data: dict[str, Any], base_dir: str | Path | None = None, where: str = "<embedded config>",
+    trusted: Collection[str] | None = None,
 ) -> Config:
-    """Validate a config from plain data, e.g. the one embedded in a checkpoint."""
-    return validate_config(data, SourceMap(Location(where)), base_dir=base_dir)
+    """Validate a config from plain data, e.g. the one embedded in a checkpoint.
+
+    ``trusted``: None when the data is the user's own config. For a checkpoint's config, the
+    modules the user vouches for (``--trust-module``): any other ``package.module:Name`` is
+    refused before it is imported, so a checkpoint can only name registered components.
+    """
+    return validate_config(data, SourceMap(Location(where)), base_dir=base_dir, trusted=trusted)
 
 
 def dump_config(config: Config) -> str:

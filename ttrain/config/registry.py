@@ -5,6 +5,14 @@ particular not numba); a target is imported when a config that names it is valid
 A name containing ``:`` is a user's own ``package.module:ClassName``, imported with the config's
 folder on ``sys.path``. The constructor's signature is the schema for its keyword arguments
 (see ``ttrain.config.signature``): there is no second list of arguments to keep in sync.
+
+The trust boundary (see the README's threat model) is drawn here, in `Registry.load`:
+- every target, registered or named by path, must be of its category's `Kind` (a model an
+  ``nn.Module`` subclass, a metric a declared function, ...), checked after importing it and
+  before anything calls it, so ``subprocess:Popen`` is refused as a model or a dataset;
+- a config from a checkpoint is data, not the user's code: it is loaded with ``trusted`` set to
+  the modules the user vouched for (``--trust-module``), and any other ``package.module:Name`` is
+  refused before its module is imported.
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 from ttrain.config.errors import did_you_mean
 from ttrain.config.signature import Param, signature_of
+from ttrain.declare import is_declared
 
 CATEGORIES = ("models", "layers", "losses", "optimizers", "schedulers", "datasets", "metrics")
 
@@ -89,13 +98,40 @@ def import_object(spec: str, search_dir: str | Path | None = None) -> Any:
     return obj
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What a category's targets must be, checked before a target is called.
+
+    ``base`` (``"module:Class"``, imported when first needed): targets must be subclasses of it.
+    ``mark``: targets must be callables declared with that kind (see ttrain.declare), or be
+    registered by name (registering is a declaration too). Neither: any callable (test stand-ins).
+    """
+
+    description: str
+    base: str | None = None
+    mark: str | None = None
+
+    def admits(self, target: Any, registered: bool) -> bool:
+        """Whether ``target`` is of this kind (``registered``: it was reached through a registered name)."""
+        if self.base is not None:
+            return isinstance(target, type) and issubclass(target, import_object(self.base))
+        if self.mark is not None:
+            return callable(target) and (registered or is_declared(target, self.mark))
+        return callable(target)
+
+
+def is_trusted(module_name: str, trusted: Collection[str]) -> bool:
+    """Whether ``module_name`` is one of ``trusted`` or inside one of them (``pkg`` covers ``pkg.models``)."""
+    return any(module_name == t or module_name.startswith(t + ".") for t in trusted)
+
+
 @dataclass
 class Registry:
-    """The names of one category. ``needs_class``: targets must be classes (else any callable)."""
+    """The names of one category; every target is checked to be of ``kind`` before it is returned."""
 
     category: str
     noun: str
-    needs_class: bool
+    kind: Kind
     supplied: int = 0
     _entries: dict[str, Entry] = field(default_factory=dict)
 
@@ -115,30 +151,48 @@ class Registry:
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._entries[name] for name in self.names())
 
-    def entry(self, name: str) -> Entry:
-        """The Entry for ``name``; ``package.module:Name`` gives an ad-hoc Entry for a user's class."""
+    def entry(self, name: str, trusted: Collection[str] | None = None) -> Entry:
+        """The Entry for ``name``; ``package.module:Name`` gives an ad-hoc Entry for a user's class.
+
+        ``trusted`` None: any module may be named (a config is the user's own code). Otherwise (a
+        checkpoint's config) a ``package.module:Name`` outside the ``trusted`` modules is refused
+        here, before anything imports it.
+        """
         if name in self._entries:
             return self._entries[name]
         if ":" in name:
+            module_name = name.partition(":")[0]
+            if trusted is not None and not is_trusted(module_name, trusted):
+                vouch = module_name.split(".")[0] or module_name
+                raise RegistryError(
+                    f"{name!r} is not a registered {self.noun}, and a checkpoint may name only registered "
+                    f"components: importing {module_name!r} would run its code. If you trust that module, "
+                    f"pass --trust-module {vouch}"
+                )
             return Entry(name, name, self.supplied)
         suggestion = did_you_mean(name, self._entries)
         known = "" if suggestion else f" (known: {', '.join(self.names())})"
         raise RegistryError(f"unknown {self.noun} {name!r}{known}", suggestion)
 
-    def load(self, name: str, search_dir: str | Path | None = None) -> tuple[Entry, Any]:
-        """The Entry for ``name`` and its imported target, checked to be a class or callable."""
-        entry = self.entry(name)
-        obj = import_object(entry.target, search_dir) if isinstance(entry.target, str) else entry.target
-        kind = "a class" if self.needs_class else "a class or function"
-        if not (isinstance(obj, type) if self.needs_class else callable(obj)):
-            found = type(obj).__name__
-            raise RegistryError(f"{entry.target_name!r} is {found!r}, not {kind} (as a {self.noun} must be)")
-        return entry, obj
+    def load(self, name: str, search_dir: str | Path | None = None,
+             trusted: Collection[str] | None = None) -> tuple[Entry, Any]:
+        """The Entry for ``name`` and its imported target, checked to be of this category's kind.
+
+        ``trusted``: as for `entry`. Importing a module runs its top-level code; the target itself
+        is not called here, and is refused unless it is of the kind (so ``os:system`` never runs).
+        """
+        entry = self.entry(name, trusted)
+        target = import_object(entry.target, search_dir) if isinstance(entry.target, str) else entry.target
+        if not self.kind.admits(target, registered=name in self._entries):
+            found = "a class" if isinstance(target, type) else f"a {type(target).__name__!r}"
+            raise RegistryError(f"{entry.target_name!r} cannot be a {self.noun}: it is {found}, "
+                                f"and a {self.noun} must be {self.kind.description}")
+        return entry, target
 
 
-def _registry(category: str, noun: str, needs_class: bool, targets: dict[str, str], supplied: int = 0,
+def _registry(category: str, noun: str, kind: Kind, targets: dict[str, str], supplied: int = 0,
               inferred: dict[str, tuple[str, ...]] | None = None) -> Registry:
-    registry = Registry(category, noun, needs_class, supplied)
+    registry = Registry(category, noun, kind, supplied)
     for name, target in targets.items():
         registry.register(name, target, (inferred or {}).get(name, ()))
     return registry
@@ -147,14 +201,20 @@ def _registry(category: str, noun: str, needs_class: bool, targets: dict[str, st
 _NN = "ttrain.nn:"
 _SCHED = "ttrain.optim.lr_scheduler:"
 
+MODULE = Kind("an nn.Module subclass", base=_NN + "Module")
+OPTIMIZER = Kind("a ttrain.optim.Optimizer subclass", base="ttrain.optim:Optimizer")
+SCHEDULER = Kind("a scheduler class (a ttrain.optim.lr_scheduler.LRScheduler subclass)", base=_SCHED + "LRScheduler")
+DATASET = Kind("a registered dataset or a function declared with @ttrain.data.dataset_factory", mark="dataset")
+METRIC = Kind("a registered metric or a function declared with @ttrain.training.metric", mark="metric")
+
 REGISTRIES: dict[str, Registry] = {
-    "models": _registry("models", "model", True, {
+    "models": _registry("models", "model", MODULE, {
         "seed_net": "ttrain.nn.models:SeedNet",
         "mlp": "ttrain.nn.models:MLP",
         "lenet5": "ttrain.nn.vision_models:LeNet5",
         "cnn": "ttrain.nn.vision_models:CNN",
     }),
-    "layers": _registry("layers", "layer", True, {
+    "layers": _registry("layers", "layer", MODULE, {
         "linear": _NN + "Linear",
         "relu": _NN + "ReLU",
         "leaky_relu": _NN + "LeakyReLU",
@@ -187,7 +247,7 @@ REGISTRIES: dict[str, Registry] = {
         "group_norm": ("num_channels",),
         "layer_norm": ("normalized_shape",),
     }),
-    "losses": _registry("losses", "loss", True, {
+    "losses": _registry("losses", "loss", MODULE, {
         "mse": _NN + "MSELoss",
         "l1": _NN + "L1Loss",
         "huber": _NN + "HuberLoss",
@@ -198,7 +258,7 @@ REGISTRIES: dict[str, Registry] = {
         "bce_with_logits": _NN + "BCEWithLogitsLoss",
     }),
     # The optimizer's first argument (params) is passed by the trainer.
-    "optimizers": _registry("optimizers", "optimizer", True, {
+    "optimizers": _registry("optimizers", "optimizer", OPTIMIZER, {
         "sgd": "ttrain.optim:SGD",
         "adam": "ttrain.optim:Adam",
         "adamw": "ttrain.optim:AdamW",
@@ -207,7 +267,7 @@ REGISTRIES: dict[str, Registry] = {
     }, supplied=1),
     # The scheduler's first argument (optimizer) is passed by the trainer; `warmup:` composes
     # LinearLR and the named scheduler with SequentialLR (see ttrain.config.builders).
-    "schedulers": _registry("schedulers", "scheduler", True, {
+    "schedulers": _registry("schedulers", "scheduler", SCHEDULER, {
         "step": _SCHED + "StepLR",
         "multistep": _SCHED + "MultiStepLR",
         "exponential": _SCHED + "ExponentialLR",
@@ -216,7 +276,7 @@ REGISTRIES: dict[str, Registry] = {
         "onecycle": _SCHED + "OneCycleLR",
         "plateau": _SCHED + "ReduceLROnPlateau",
     }, supplied=1),
-    "datasets": _registry("datasets", "dataset", False, {
+    "datasets": _registry("datasets", "dataset", DATASET, {
         "mnist": "ttrain.data.registry:mnist",
         "mnist-full": "ttrain.data.registry:mnist_full",
         "npz": "ttrain.data.registry:npz",
@@ -225,7 +285,7 @@ REGISTRIES: dict[str, Registry] = {
         "blobs": "ttrain.data.registry:blobs",
     }),
     # A metric is called as metric(outputs, targets, **kwargs): the first two are supplied.
-    "metrics": _registry("metrics", "metric", False, {
+    "metrics": _registry("metrics", "metric", METRIC, {
         "accuracy": "ttrain.training.metrics:accuracy",
         "top_k": "ttrain.training.metrics:top_k_accuracy",
     }, supplied=2),

@@ -3,7 +3,9 @@
 Three passes, all problems reported together:
 1. the static schema (sections, types, ranges) with pydantic;
 2. each component (model, layers, data, loss, optimizer, scheduler, metrics): its name through
-   the registry, its keyword arguments against the target's signature; paths resolved;
+   the registry (which imports it, checks it is of the section's kind, and, for a checkpoint's
+   config, refuses modules the user has not trusted), its keyword arguments against the
+   target's signature; paths resolved;
 3. cross-checks that need the whole config (monitored metric names), then derived defaults.
 """
 
@@ -13,7 +15,7 @@ import copy
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,6 +36,7 @@ class _Context:
     data: dict[str, Any]
     source: SourceMap
     base_dir: Path
+    trusted: Collection[str] | None = None  # None: any module (a config); else a checkpoint's vouched-for modules
     issues: list[tuple[KeyPath, str, str | None]] = field(default_factory=list)
 
     def add(self, path: KeyPath, message: str, suggestion: str | None = None) -> None:
@@ -69,7 +72,7 @@ def _check_component(ctx: _Context, category: str, path: KeyPath, name_path: Key
     """Check one component's name and kwargs; returns the validated kwargs, or None on a problem."""
     registry = get_registry(category)
     try:
-        entry, target = registry.load(name, ctx.base_dir)
+        entry, target = registry.load(name, ctx.base_dir, ctx.trusted)
     except RegistryError as exc:
         ctx.add(name_path, exc.message, exc.suggestion)
         return None
@@ -111,20 +114,12 @@ def _check_items(ctx: _Context, path: KeyPath, items: Any, category: str) -> Non
             kwargs, kwargs_path, name_path = dict(raw_kwargs or {}), (*item_path, name), item_path
         else:
             continue  # malformed: reported by the static pass
-        if category == "metrics" and not kwargs:
-            # A bare metric name needs no import: the trainer's metrics module is imported when used.
-            _check_name_only(ctx, category, name_path, name)
+        if category == "metrics" and not kwargs and name in get_registry(category):
+            # A bare registered metric needs no import: the trainer's metrics module is imported when used.
             continue
         values = _check_component(ctx, category, kwargs_path, name_path, str(name), kwargs, ())
         if values is not None:
             items[index] = {"name": name, **values}
-
-
-def _check_name_only(ctx: _Context, category: str, path: KeyPath, name: str) -> None:
-    try:
-        get_registry(category).entry(name)
-    except RegistryError as exc:
-        ctx.add(path, exc.message, exc.suggestion)
 
 
 def _check_model(ctx: _Context) -> None:
@@ -219,12 +214,14 @@ def _config_error(ctx: _Context) -> ConfigError:
 
 
 def validate_config(data: Any, source: SourceMap | None = None, base_dir: str | Path | None = None,
-                    default_name: str | None = None) -> Config:
+                    default_name: str | None = None, trusted: Collection[str] | None = None) -> Config:
     """Validate config data (as loaded from YAML) into a Config, or raise ConfigError.
 
     ``source`` locates keys for error messages; ``base_dir`` is the folder that relative paths
     and user modules are found from (default: the working directory); ``default_name`` names
-    the run when the config does not.
+    the run when the config does not. ``trusted``: None for a config (the user's own code may
+    name any module); for a checkpoint's config, the modules the user vouches for, any other
+    ``package.module:Name`` being an error (and never imported).
     """
     source = source or SourceMap(Location("<config>"))
     if data is None:
@@ -232,7 +229,7 @@ def validate_config(data: Any, source: SourceMap | None = None, base_dir: str | 
     if not isinstance(data, dict):
         raise ConfigError(ConfigIssue("", f"expected a mapping of sections (model, data, trainer, ...), "
                                           f"found {type(data).__name__}", str(source.root)))
-    ctx = _Context(copy.deepcopy(data), source, Path(base_dir or Path.cwd()).resolve())
+    ctx = _Context(copy.deepcopy(data), source, Path(base_dir or Path.cwd()).resolve(), trusted)
     config: Config | None = None
     try:
         config = Config.model_validate(ctx.data)

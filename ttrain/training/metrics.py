@@ -1,8 +1,14 @@
-"""Classification metrics over NumPy arrays, and a running average over batches."""
+"""Classification metrics over NumPy arrays, and a running average over batches.
+
+A metric is a function ``metric(outputs, targets, **kwargs) -> float`` declared with `metric`;
+a config's ``trainer.metrics`` may name a user's own one as ``package.module:function``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ttrain.declare import metric
 
 
 def _class_targets(output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -12,6 +18,7 @@ def _class_targets(output: np.ndarray, target: np.ndarray) -> np.ndarray:
     return target
 
 
+@metric
 def accuracy(output: np.ndarray, target: np.ndarray) -> float:
     """Fraction of rows whose highest score is the target class."""
     if len(output) == 0:
@@ -20,6 +27,7 @@ def accuracy(output: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(predicted == _class_targets(output, target)))
 
 
+@metric
 def top_k_accuracy(output: np.ndarray, target: np.ndarray, k: int = 5) -> float:
     """Fraction of rows whose target class is among the `k` highest scores."""
     if len(output) == 0:

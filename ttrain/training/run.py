@@ -6,7 +6,7 @@ import shutil
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -110,7 +110,9 @@ def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path,
     }
 
 
-def _config_of(path: Path, metadata: dict[str, Any], data_overrides: list[str]) -> Config:
+def _config_of(path: Path, metadata: dict[str, Any], data_overrides: list[str], trust_modules: Sequence[str]) -> Config:
+    """The checkpoint's embedded config, validated as data: it may name only registered components
+    and the modules in `trust_modules`, which are imported from the working directory and sys.path."""
     from ttrain.config.overrides import apply_overrides
 
     data = metadata["config"]
@@ -118,14 +120,19 @@ def _config_of(path: Path, metadata: dict[str, Any], data_overrides: list[str]) 
         from ttrain.config.loader import Location
 
         apply_overrides(data, [f"data.{o}" for o in data_overrides], SourceMap(Location("--data")))
-    return config_from_dict(data, where=f"{path} (embedded config)")
+    return config_from_dict(data, where=f"{path} (embedded config)", trusted=frozenset(trust_modules))
 
 
-def load_for_inference(path: Path, data_overrides: list[str] = ()) -> tuple[Config, Any, dict[str, Any], dict[str, Any]]:
-    """Rebuild a checkpoint's model from its embedded config alone: (config, model, datasets, metadata)."""
+def load_for_inference(
+    path: Path, data_overrides: Sequence[str] = (), trust_modules: Sequence[str] = ()
+) -> tuple[Config, Any, dict[str, Any], dict[str, Any]]:
+    """Rebuild a checkpoint's model from its embedded config alone: (config, model, datasets, metadata).
+
+    The config may name user code (`package.module:Name`) only from the modules in `trust_modules`.
+    """
     path = Path(path)
     tensors, metadata = load_checkpoint(path)
-    config = _config_of(path, metadata, list(data_overrides))
+    config = _config_of(path, metadata, list(data_overrides), trust_modules)
     datasets = build_datasets(config)
     train_set = datasets["train"]
     from ttrain.random import manual_seed
@@ -137,13 +144,15 @@ def load_for_inference(path: Path, data_overrides: list[str] = ()) -> tuple[Conf
     return config, model, datasets, metadata
 
 
-def evaluate(path: Path, split: str = "test", data_overrides: list[str] = ()) -> dict[str, Any]:
-    """Loss and metrics of a checkpoint's model on a split of its data."""
+def evaluate(
+    path: Path, split: str = "test", data_overrides: Sequence[str] = (), trust_modules: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Loss and metrics of a checkpoint's model on a split of its data (`trust_modules`: see load_for_inference)."""
     from ttrain.config import build
     from ttrain.data import DataLoader
     from ttrain.training.experiment import metric_names
 
-    config, model, datasets, metadata = load_for_inference(path, data_overrides)
+    config, model, datasets, metadata = load_for_inference(path, data_overrides, trust_modules)
     if split not in datasets:
         hint = " (the run had no trainer.val_split)" if split == "val" else ""
         raise CheckpointError(f"{path}: no {split!r} split to evaluate{hint}; available: {', '.join(datasets)}")
@@ -198,10 +207,12 @@ def _probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
     return np.exp(log_softmax_array(outputs, 1))
 
 
-def predict(path: Path, inputs_path: Path, output: Path, overwrite: bool = False) -> dict[str, Any]:
+def predict(
+    path: Path, inputs_path: Path, output: Path, overwrite: bool = False, trust_modules: Sequence[str] = ()
+) -> dict[str, Any]:
     """Class probabilities of a checkpoint's model for the inputs in `inputs_path`, saved to `output` (.npz).
 
-    An existing `output` is an error unless `overwrite` is true.
+    An existing `output` is an error unless `overwrite` is true; `trust_modules`: see load_for_inference.
     """
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.tensor import Tensor
@@ -210,7 +221,7 @@ def predict(path: Path, inputs_path: Path, output: Path, overwrite: bool = False
 
     if Path(output).exists() and not overwrite:
         raise DataError(f"{output}: already exists; not overwriting it (pass --overwrite to replace it)")
-    config, model, datasets, _ = load_for_inference(path)
+    config, model, datasets, _ = load_for_inference(path, trust_modules=trust_modules)
     reference = datasets["test"]
     raw = _read_inputs(Path(inputs_path))
     sample_shape = tuple(reference.features.shape[1:])

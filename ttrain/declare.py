@@ -1,0 +1,55 @@
+"""Declarations that let a config name a user's own function as a dataset or a metric.
+
+A config may name ``package.module:name`` in any section, but a target is built only if it is of
+the kind its section needs. For models, losses, optimizers and schedulers the kind is a base class
+(``nn.Module``, ``Optimizer``, ``LRScheduler``). A dataset factory or a metric is a plain function,
+so it says what it is with a decorator; anything else a module holds (``os.system``,
+``subprocess.Popen``) is refused before it is called:
+
+    @ttrain.data.dataset_factory
+    def my_data(path: Path, n: int = 100) -> dict[str, Dataset]: ...
+
+    @ttrain.training.metric
+    def recall(outputs: np.ndarray, targets: np.ndarray) -> float: ...
+
+This module imports nothing, so ttrain.data and ttrain.training can use it without ttrain.config.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The attribute the decorators set. Read with inspect.getattr_static, so an object whose
+# __getattr__ answers anything (a mock, a proxy) does not pass for declared.
+_MARK = "__ttrain_declares__"
+
+
+def declare(target: F, kind: str) -> F:
+    """Mark ``target`` (a function or class) as a ``kind`` (``"dataset"``, ``"metric"``) a config may name."""
+    setattr(target, _MARK, kind)
+    return target
+
+
+def is_declared(target: Any, kind: str) -> bool:
+    """Whether ``target`` was declared a ``kind`` with `declare` (or a decorator built on it)."""
+    return inspect.getattr_static(target, _MARK, None) == kind
+
+
+def dataset_factory(function: F) -> F:
+    """Declare ``function`` a dataset factory, so a config's ``data: {name: "pkg.module:function"}`` may name it.
+
+    It is called with the ``data`` section's other keys (its signature is their schema) and returns
+    ``{"train": Dataset, "test": Dataset}``, as the registered factories in ttrain.data.registry do.
+    """
+    return declare(function, "dataset")
+
+
+def metric(function: F) -> F:
+    """Declare ``function`` a metric, so ``trainer.metrics`` may name it as ``pkg.module:function``.
+
+    It is called as ``function(outputs, targets, **kwargs)`` with NumPy arrays and returns a float.
+    """
+    return declare(function, "metric")
