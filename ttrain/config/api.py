@@ -41,13 +41,14 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 def config_from_dict(
     data: dict[str, Any], base_dir: str | Path | None = None, where: str = "<embedded config>",
-    trusted: Collection[str] | None = None,
+    trusted: Collection[str] | None = (),
 ) -> Config:
     """Validate a config from plain data, e.g. the one embedded in a checkpoint.
 
-    ``trusted``: None when the data is the user's own config. For a checkpoint's config, the
-    modules the user vouches for (``--trust-module``): any other ``package.module:Name`` is
-    refused before it is imported, so a checkpoint can only name registered components.
+    Such data is not the user's code: by default it may name only registered components, and
+    ``trusted`` lists the modules the user vouches for (``--trust-module``); any other
+    ``package.module:Name`` is refused before it is imported. None: the data is the user's own
+    config, which may name any module.
     """
     return validate_config(data, SourceMap(Location(where)), base_dir=base_dir, trusted=trusted)
 
