@@ -162,7 +162,7 @@ class Registry:
             return self._entries[name]
         if ":" in name:
             module_name = name.partition(":")[0]
-            if trusted is not None and not is_trusted(module_name, trusted):
+            if trusted is not None and module_name and not is_trusted(module_name, trusted):
                 vouch = module_name.split(".")[0] or module_name
                 raise RegistryError(
                     f"{name!r} is not a registered {self.noun}, and a checkpoint may name only registered "
