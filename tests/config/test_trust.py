@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from ttrain.config import ConfigError, RegistryError, config_from_dict, get_registry, load_config
+from ttrain.config import ConfigError, RegistryError, build, build_metric, config_from_dict, get_registry, load_config
 from ttrain.config.registry import REGISTRIES, is_trusted
 
 SPIRALS = {"model": {"layers": [{"linear": {"out_features": 2}}]}, "data": {"name": "spirals", "n_train": 64}}
@@ -173,3 +173,15 @@ def test_a_checkpoint_config_may_name_registered_components_without_trust() -> N
 def test_a_checkpoint_config_refuses_any_unvouched_path_even_a_harmless_one(target: str) -> None:
     with pytest.raises(ConfigError, match="is not a registered layer, and a checkpoint may name only registered"):
         config_from_dict({**SPIRALS, "model": {"layers": [{"name": target}]}})  # data trusts nothing by default
+
+
+def test_a_config_builds_a_users_declared_dataset_and_metric(user_package: str, tmp_path: Path) -> None:
+    code = f"{user_package}.code"
+    path = tmp_path / "c.yaml"
+    path.write_text(f"model: {{name: '{code}:TinyNet'}}\ndata: {{name: '{code}:points', n: 8}}\n"
+                    f"trainer: {{metrics: ['{code}:always_one']}}\n")
+    config, _ = load_config(path)
+    splits = build("datasets", config.data, base_dir=config.base_dir)
+    assert len(splits["train"]) == 8
+    (spec,) = config.trainer.metrics
+    assert build_metric(spec, config.base_dir)(None, None) == 1.0
