@@ -1,0 +1,88 @@
+"""Exit codes that mean one thing: bad data and bad config values are exit 2 before training starts,
+a failure to write the run's output is exit 1, and each message says where the problem is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pathlib import Path
+
+from .helpers import assert_fails
+
+TABULAR = """\
+model:
+  layers: [{linear: {out_features: 8}}, relu, {linear: {out_features: 3}}]
+data: {name: npz, path: data.npz}
+trainer: {epochs: 1, batch_size: 8}
+"""
+
+
+def _npz(folder: Path, name: str = "data.npz", n: int = 40, **changes: object) -> Path:
+    """A clean 3-class table of `n` rows; `changes` are `(row, value)` edits of `x` (with a column) or `y`."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(n, 4)).astype(np.float32), np.arange(n) % 3
+    for key, (index, value) in changes.items():
+        {"x": x, "y": y}[key][index] = value
+    path = folder / name
+    np.savez(path, x=x, y=y)
+    return path
+
+
+# ---------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_non_finite_feature_in_an_npz_file_names_the_row(write_config, cli, out_dir, value) -> None:
+    config = write_config(TABULAR, "table.yaml")
+    data = _npz(config.parent, x=((13, 2), float(value)))
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, f"error: {data}: row 13 has a non-finite feature ({float(value)} at feature 2)")
+    assert not out_dir.exists()  # refused before a run directory was made
+
+
+def test_a_non_finite_feature_in_a_csv_file_names_the_row(write_config, cli, out_dir) -> None:
+    config = write_config(TABULAR.replace("{name: npz, path: data.npz}", "{name: csv, path: data.csv}"), "t.yaml")
+    rows = [f"{i * 0.1},{i % 3}" for i in range(30)]
+    rows[21] = "inf,0"
+    (config.parent / "data.csv").write_text("\n".join(rows) + "\n")
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, "data.csv: row 21 has a non-finite feature (inf at feature 0)")
+
+
+def test_a_negative_label_names_the_row(write_config, cli, out_dir) -> None:
+    config = write_config(TABULAR, "table.yaml")
+    data = _npz(config.parent, y=(7, -1))
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, f"{data}: row 7 has label -1; class labels must run from 0")
+
+
+def test_a_label_past_the_models_outputs_names_the_split_and_row(write_config, cli, out_dir) -> None:
+    config = write_config(TABULAR, "table.yaml")
+    _npz(config.parent, y=(33, 5))  # six classes in the data, three outputs in the model
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, "error: the ", "split of data 'npz': row ", "has label 5; class labels must run from 0 to 2 "
+                 "(cross_entropy over the model's 3 outputs)")
+
+
+def test_a_label_past_a_declared_num_classes_names_the_file_row(write_config, cli, out_dir) -> None:
+    config = write_config(TABULAR.replace("path: data.npz", "path: data.npz, num_classes: 3"), "table.yaml")
+    data = _npz(config.parent, y=(33, 3))
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, f"{data}: row 33 has label 3; class labels must run from 0 to 2 (num_classes=3)")
+
+
+def test_an_empty_test_file_is_refused(write_config, cli, out_dir) -> None:
+    config = write_config(TABULAR.replace("path: data.npz", "path: data.npz, test_path: test.npz"), "table.yaml")
+    _npz(config.parent)
+    test = _npz(config.parent, "test.npz", n=0)
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, f"error: {test}: no samples")
+
+
+def test_a_validation_split_that_leaves_nothing_is_refused(write_config, cli, out_dir) -> None:
+    config = write_config(TABULAR, "table.yaml")
+    _npz(config.parent, n=3)
+    result = cli("fit", config, "--set", "data.test_split=0.4", "--set", "trainer.val_split=0.1",
+                 "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, "trainer.val_split", "leaves an empty training or validation set")
