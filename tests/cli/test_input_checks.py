@@ -3,12 +3,16 @@ a failure to write the run's output is exit 1, and each message says where the p
 
 from __future__ import annotations
 
+import csv
+import errno
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from pathlib import Path
-
-from .helpers import assert_fails
+from .helpers import SPIRALS, assert_fails
 
 TABULAR = """\
 model:
@@ -86,3 +90,78 @@ def test_a_validation_split_that_leaves_nothing_is_refused(write_config, cli, ou
     result = cli("fit", config, "--set", "data.test_split=0.4", "--set", "trainer.val_split=0.1",
                  "--set", f"trainer.output_dir={out_dir}")
     assert_fails(result, 2, "trainer.val_split", "leaves an empty training or validation set")
+
+
+# ---------------------------------------------------------------- writing the run's output
+
+def _no_space(path: object) -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def test_a_full_disk_during_a_checkpoint_save_is_a_failed_run_naming_the_file(write_config, cli, out_dir, monkeypatch) -> None:
+    from ttrain.training import checkpoint
+
+    def full(file, data) -> None:
+        raise _no_space(file.name)
+
+    monkeypatch.setattr(checkpoint, "_write_all", full)
+    result = cli("fit", write_config(), "--set", f"trainer.output_dir={out_dir}", "--json")
+    ckpt = out_dir / "spirals" / "1" / "checkpoints" / "best.safetensors"
+    assert_fails(result, 1, f"training failed: cannot write checkpoint {ckpt}: No space left on device")
+    assert json.loads(result.stdout)["exit_code"] == 1
+    assert list(ckpt.parent.iterdir()) == []  # no temporary file left behind
+
+
+def test_any_os_error_writing_the_metrics_is_a_failed_run(write_config, cli, out_dir, monkeypatch) -> None:
+    from ttrain.training.callbacks import metrics_logger
+
+    class Unwritable(csv.DictWriter):
+        def writeheader(self) -> None:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(metrics_logger.csv, "DictWriter", Unwritable)
+    result = cli("fit", write_config(), "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 1, f"cannot write metrics {out_dir / 'spirals' / '1' / 'metrics.csv'}: {os.strerror(errno.EIO)}")
+
+
+def test_a_full_disk_on_resume_is_a_failed_run_naming_the_file(write_config, cli, fit_json, out_dir, monkeypatch) -> None:
+    config = write_config()
+    last = Path(fit_json(config)["checkpoints"]["last"])
+    write_text = Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name == "config.yaml":
+            raise _no_space(self)
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    result = cli("fit", config, "--resume", last, "--set", "trainer.epochs=3", "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 1, "training failed: cannot write ", "config.yaml: No space left on device")
+
+
+NAN_EVAL_LOSS = '''
+import ttrain.nn as nn
+
+
+class NanWhenEvaluating(nn.CrossEntropyLoss):
+    """Cross-entropy that trains normally but evaluates to NaN (evaluation runs without a graph)."""
+
+    def forward(self, input, target):
+        loss = super().forward(input, target)
+        return loss if input.requires_grad else loss * float("nan")
+'''
+
+
+def test_metrics_jsonl_is_strict_json_when_a_metric_is_nan(write_config, cli, fit_json) -> None:
+    config = write_config(SPIRALS + "loss: {name: 'nan_eval_loss:NanWhenEvaluating'}\n")
+    (config.parent / "nan_eval_loss.py").write_text(NAN_EVAL_LOSS)
+    run = Path(fit_json(config)["run_dir"])
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in metrics.jsonl is not JSON")
+
+    rows = [json.loads(line, parse_constant=refuse) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(row["val.loss"] is None and row["test.loss"] is None for row in rows)
+    assert all(isinstance(row["train.loss"], float) for row in rows)
+    with open(run / "metrics.csv", newline="") as f:
+        assert {row["val.loss"] for row in csv.DictReader(f)} == {"nan"}
