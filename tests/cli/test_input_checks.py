@@ -165,3 +165,65 @@ def test_metrics_jsonl_is_strict_json_when_a_metric_is_nan(write_config, cli, fi
     assert all(isinstance(row["train.loss"], float) for row in rows)
     with open(run / "metrics.csv", newline="") as f:
         assert {row["val.loss"] for row in csv.DictReader(f)} == {"nan"}
+
+
+# ---------------------------------------------------------------- where a NaN came from
+
+LAYERS = '''
+import ttrain.nn as nn
+
+
+class Log(nn.Module):
+    """The log of its input: NaN wherever the input is negative."""
+
+    def forward(self, x):
+        return x.log()
+
+
+class ZeroSqrt(nn.Module):
+    """x + sqrt(|0 * x|): a finite output, but a NaN gradient (sqrt's slope at 0 is infinite)."""
+
+    def forward(self, x):
+        return x + (x * 0).abs().sqrt()
+'''
+
+MIDDLE_LAYER = """\
+model:
+  layers: [{linear: {out_features: 8}}, 'my_layers:LAYER', {linear: {out_features: 2}}]
+data: {name: spirals, n_train: 64, n_test: 32}
+trainer: {epochs: 1, batch_size: 16}
+"""
+
+
+def _fit_middle_layer(write_config, cli, out_dir, layer: str, *args: str):
+    config = write_config(MIDDLE_LAYER.replace("LAYER", layer), "middle.yaml")
+    (config.parent / "my_layers.py").write_text(LAYERS)
+    return cli("fit", config, "--set", f"trainer.output_dir={out_dir}", *args)
+
+
+def test_a_nan_from_a_middle_layer_names_the_module(write_config, cli, out_dir) -> None:
+    result = _fit_middle_layer(write_config, cli, out_dir, "Log")
+    assert_fails(result, 1, "training failed: the loss became nan at epoch 1, step 1; the first non-finite value came "
+                 "from model.1 (Log), whose output held nan from finite inputs")
+
+
+def test_detect_anomaly_names_the_op_and_the_module(write_config, cli, out_dir) -> None:
+    result = _fit_middle_layer(write_config, cli, out_dir, "Log", "--set", "trainer.detect_anomaly=true")
+    assert_fails(result, 1, "epoch 1, step 1: log (in forward) produced nan from finite inputs in model.1 (Log)")
+
+
+def test_a_non_finite_gradient_under_a_finite_loss_names_the_parameter(write_config, cli, out_dir) -> None:
+    result = _fit_middle_layer(write_config, cli, out_dir, "ZeroSqrt")
+    assert_fails(result, 1, "a gradient became nan at epoch 1, step 1 while the loss was finite: model.0.bias (Linear)",
+                 "trainer.detect_anomaly: true names the op")
+
+
+def test_detect_anomaly_names_the_backward_op(write_config, cli, out_dir) -> None:
+    result = _fit_middle_layer(write_config, cli, out_dir, "ZeroSqrt", "--set", "trainer.detect_anomaly=true")
+    assert_fails(result, 1, "epoch 1, step 1: sqrt backward produced inf in the gradient of its input 0")
+
+
+def test_a_diverging_run_names_the_layer_that_overflowed(write_config, cli, out_dir) -> None:
+    result = cli("fit", write_config(), "--set", "optimizer.lr=1e10", "--set", "trainer.epochs=20",
+                 "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 1, "training failed: the loss became", "the first non-finite value came from model.3 (Linear)")

@@ -120,7 +120,7 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
                 kwargs[name] = shape[-1] if name in ("in_features", "normalized_shape") else shape[0]
         try:
             layer = target(**kwargs)
-            with no_grad():
+            with no_grad(), np.errstate(all="ignore"):  # zeros through a log layer: a shape, not a warning
                 layer.eval()
                 shape = tuple(layer(Tensor._wrap(np.zeros((1, *shape), dtype=np.float32), False)).shape[1:])
         except (ValueError, TypeError, RuntimeError) as error:
@@ -152,7 +152,8 @@ def check_model_fits_data(
     was_training = getattr(model, "training", True)
     model.eval()
     try:
-        with no_grad():
+        # A model that makes NaNs is the trainer's to report (naming the module), not NumPy's to warn about.
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             with _section("model", source):
                 output = model(Tensor._wrap(np.ascontiguousarray(features), False))
             hint = ""
@@ -230,6 +231,7 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
         scheduler_interval=config.scheduler.interval if config.scheduler else "epoch",
         scheduler_monitor=config.scheduler.monitor if config.scheduler else None, grad_clip=trainer_cfg.grad_clip,
         grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, callbacks=all_callbacks,
+        detect_anomaly=trainer_cfg.detect_anomaly,
     )
     return Experiment(config, model, loss_fn, optimizer, scheduler, datasets, train_loader, eval_loaders,
                       shuffle_stream, trainer, config.checkpoint.monitor, config.checkpoint.mode)
