@@ -3,8 +3,8 @@
 As PyTorch's ``torch.autograd.detect_anomaly``: inside ``with detect_anomaly():`` every op checks
 what it computes, and the first non-finite value raises `AnomalyError` naming the op and the
 phase (``log (in forward)``, ``div backward``). Checking every array costs a pass over it, so it
-is off by default; off, it costs one flag test per op in `Function.apply` and one per backward
-call in the engine, nothing per graph node.
+is off by default; off, it costs one attribute test per op in `Function.apply`, and one test
+of a local flag per node in the engine.
 
 The flag is process-wide, not per thread (a per-thread flag would be a thread-local lookup on
 every op): turn it on around a whole training run, as ``trainer.detect_anomaly`` does.
