@@ -92,6 +92,28 @@ def test_a_validation_split_that_leaves_nothing_is_refused(write_config, cli, ou
     assert_fails(result, 2, "trainer.val_split", "leaves an empty training or validation set")
 
 
+# ---------------------------------------------------------------- config values
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [
+        ("optimizer.lr", "optimizer: {name: sgd, lr: .inf}", "optimizer.lr: expected a finite number, found inf"),
+        ("trainer.epochs", "trainer: {epochs: true}", "trainer.epochs: expected an integer, found True"),
+        ("trainer.batch_size", "trainer: {batch_size: 2.5}", "trainer.batch_size: expected an integer, found 2.5"),
+    ],
+)
+def test_non_finite_and_mistyped_values_name_the_key_and_line(write_config, cli, out_dir, key, text, message) -> None:
+    config = write_config("model: {name: mlp, hidden: [8]}\ndata: {name: spirals}\n" + text + "\n", "values.yaml")
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, f"error: {config}:3: {message}")
+
+
+def test_a_mistyped_override_names_the_override(write_config, cli, out_dir) -> None:
+    result = cli("fit", write_config(), "--set", "trainer.shuffle=1", "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, "--set trainer.shuffle=1: trainer.shuffle: expected true or false, found 1")
+
+
 # ---------------------------------------------------------------- writing the run's output
 
 def _no_space(path: object) -> OSError:
