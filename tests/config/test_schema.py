@@ -226,3 +226,37 @@ def test_top_k_is_logged_under_its_k(stub_registry, write_config) -> None:
     config, _ = load_config(write_config(MINIMAL + "trainer: {metrics: [top_k, {top_k: {k: 2}}], val_split: 0.5}\n"))
     assert logged_metrics(config) == [
         f"{split}.{name}" for split in ("train", "val", "test") for name in ("loss", "top_5", "top_2")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("optimizer: {name: adam, betas: [0.9, .inf]}", "optimizer.betas.1: expected a finite number, found inf"),
+        ("optimizer: {name: sgd, nesterov: 1}", "optimizer.nesterov: expected true or false, found 1"),
+        ("model: {name: mlp, hidden: [64, true]}", "model.hidden.1: expected an integer, found True"),
+        ("trainer: {early_stopping: {min_delta: .nan}}", "trainer.early_stopping.min_delta: expected a finite number"),
+        ("checkpoint: {save_last: 0}", "checkpoint.save_last: expected true or false, found 0"),
+    ],
+)
+def test_values_are_strict_and_finite_everywhere(stub_registry, write_config, text, message) -> None:
+    base = "model: {name: mlp}\ndata: {name: mnist}\n"
+    if text.startswith("model:"):
+        base = "data: {name: mnist}\n"
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(base + text + "\n"))
+    assert message in str(info.value)
+
+
+def test_strict_annotation_keeps_natural_yaml_types() -> None:
+    from typing import Any, Optional
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from ttrain.config.signature import strict_annotation
+
+    assert TypeAdapter(strict_annotation(Optional[tuple[float, ...]])).validate_python([1, 0.5]) == (1.0, 0.5)
+    assert TypeAdapter(strict_annotation(dict[str, list[int]])).validate_python({"a": [1, 2]}) == {"a": [1, 2]}
+    nested_inf = TypeAdapter(strict_annotation(Any))
+    assert nested_inf.validate_python({"a": [1, "x"]}) == {"a": [1, "x"]}
+    with pytest.raises(ValidationError, match="finite"):
+        nested_inf.validate_python({"a": [1.0, float("nan")]})

@@ -106,7 +106,7 @@ def test_csv_num_classes_smaller_than_labels_is_an_error(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("".join(f"{i},{i % 5}\n" for i in range(20)))
     assert build_datasets("csv", path=path)["train"].num_classes == 5
-    with pytest.raises(DataError, match="num_classes=3 but the labels go up to 4"):
+    with pytest.raises(DataError, match=r"c.csv: row 3 has label 3; class labels must run from 0 to 2 \(num_classes=3\)"):
         build_datasets("csv", path=path, num_classes=3)
 
 

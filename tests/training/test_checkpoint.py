@@ -20,6 +20,7 @@ from ttrain.training.checkpoint import (
     split_state,
     tensors_sha256,
 )
+from ttrain.training.write_errors import OutputWriteError
 
 
 def optimizer_state() -> dict:
@@ -150,7 +151,7 @@ def test_a_failed_save_leaves_the_previous_file_intact_and_no_temporary_file(tmp
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(ckpt, "_write_all", write_half_then_fail)
-    with pytest.raises(CheckpointError, match=r"last.safetensors: cannot write it: No space left on device"):
+    with pytest.raises(OutputWriteError, match=r"^cannot write checkpoint .*last.safetensors: No space left on device$"):
         save_checkpoint(path, tensors, {**metadata, "epoch": 3})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ttrain.autograd.anomaly import ANOMALY, check_backward
 from ttrain.autograd.grad_mode import STATE
 from ttrain.autograd.tensor import Tensor  # engine is first imported by Tensor.backward, after tensor.py
 
@@ -88,8 +89,10 @@ def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -
     """Accumulate d(root)/d(leaf) into the `.grad` of every leaf that requires one, seeded with `grad`.
 
     `grad` must be an array no one else holds. Each node's gradients are cast to its inputs' dtypes,
-    as PyTorch's engine does. Without `retain_graph` every node visited is freed.
+    as PyTorch's engine does. Without `retain_graph` every node visited is freed. Inside
+    `detect_anomaly` a node whose backward returns a NaN or infinity raises `AnomalyError`.
     """
+    check_anomalies = ANOMALY.enabled  # read once: off, it costs one local test per node
     order = _tree_order(root) or _topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
     handed_out: set[int] = set()
@@ -113,6 +116,8 @@ def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -
             input_grads = ctx.backward(ctx, g)
             if type(input_grads) is not tuple:
                 input_grads = tuple(input_grads) if isinstance(input_grads, list) else (input_grads,)
+            if check_anomalies:
+                check_backward(ctx, g, input_grads)
             parents = ctx.parents
             if len(input_grads) != len(parents):
                 raise RuntimeError(

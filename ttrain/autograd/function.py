@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ttrain.autograd.anomaly import ANOMALY, check_forward
 from ttrain.autograd.grad_mode import STATE
 
 _new_object = object.__new__
@@ -78,6 +79,8 @@ class Function:
         ctx.saved_tensors = ()
         ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
+        if ANOMALY.enabled:  # detect_anomaly(): the one test this path pays when it is off
+            check_forward(cls, arrays, out)
         if True in needs and STATE.enabled:
             result = Tensor._wrap(out, True)
             ctx.parents = args

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 from typing import Iterator
 
@@ -16,6 +17,21 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
+# A write the machine had no room for (disk or quota full, file too large, read-only filesystem),
+# from a write path that does not wrap its errors in OutputWriteError: the run failed (exit 1).
+_OUT_OF_ROOM = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name)}
+
+
+def _is_out_of_room(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in _OUT_OF_ROOM
+
+
+def _message(error: BaseException) -> str:
+    if _is_out_of_room(error) and error.filename is not None:  # type: ignore[attr-defined]
+        return f"cannot write {error.filename}: {error.strerror}"  # type: ignore[attr-defined]
+    return str(error) or type(error).__name__
+
+
 def _classify(error: BaseException) -> int | None:
     """The exit code for an expected failure, or None for a bug (which keeps its traceback)."""
     from ttrain.config.errors import ConfigError
@@ -23,10 +39,11 @@ def _classify(error: BaseException) -> int | None:
     from ttrain.data.errors import DataError
     from ttrain.training.checkpoint import CheckpointError
     from ttrain.training.trainer import TrainingFailed, TrainingInterrupted
+    from ttrain.training.write_errors import OutputWriteError
 
     if isinstance(error, (ConfigError, RegistryError, DataError, CheckpointError)):
         return EXIT_BAD_INPUT
-    if isinstance(error, TrainingFailed):
+    if isinstance(error, (TrainingFailed, OutputWriteError)) or _is_out_of_room(error):
         return EXIT_TRAINING_FAILED
     if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
         return EXIT_INTERRUPTED
@@ -42,7 +59,7 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         code = _classify(error)
         if code is None:
             raise
-        message = str(error) or type(error).__name__
+        message = _message(error)
         if code == EXIT_INTERRUPTED and not message.startswith("interrupted"):
             message = f"interrupted: {message}" if str(error) else "interrupted"
         label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")

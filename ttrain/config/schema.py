@@ -1,5 +1,9 @@
 """The typed config: pydantic models for every section, with defaults and range checks.
 
+Sections are strict about value types: an integer key takes a YAML integer only (``epochs: true``
+and ``batch_size: 32.0`` are errors), a boolean key only ``true``/``false``, and a float key any
+finite number (``lr: 1`` is fine, ``lr: .inf`` and ``.nan`` are errors).
+
 Component sections (``model``, ``data``, ``loss``, ``optimizer``, ``scheduler``, the items of
 ``model.layers`` and ``trainer.metrics``) are a registry ``name`` plus keyword arguments. Here
 the keyword arguments are only collected (``extra="allow"``); ``ttrain.config.validate`` checks
@@ -30,9 +34,14 @@ _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are errors."""
+    """A config section: unknown keys are errors, and values are taken as the types they are.
 
-    model_config = ConfigDict(extra="forbid")
+    Pydantic's lax mode would read ``true`` as 1 and ``32.0`` as 32, and accept ``.inf``: strict
+    mode refuses them (an int still counts as a float). A field that must be converted from YAML's
+    types (a ``Path`` from a string) opts out with ``Field(strict=False)``.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ComponentSpec(BaseModel):
@@ -149,8 +158,10 @@ class TrainerConfig(Section):
     grad_clip: float | None = Field(None, gt=0, description="clip gradients to this norm (or value) before each step")
     grad_clip_algorithm: Literal["norm", "value"] = Field("norm", description="clip the total norm, or each value")
     early_stopping: EarlyStoppingConfig | None = None
-    output_dir: Path = Field(Path("runs"), description="runs are written to <output_dir>/<name>/<n>")
+    output_dir: Path = Field(Path("runs"), strict=False, description="runs are written to <output_dir>/<name>/<n>")
     log_every: int = Field(50, ge=1, description="update the progress display every this many batches")
+    detect_anomaly: bool = Field(
+        False, description="on a non-finite loss or gradient, also name the op that produced it (slower steps)")
 
 
 class CheckpointConfig(Section):

@@ -3,6 +3,10 @@
 ``inspect.signature`` and the type hints give each parameter's type and default; each value is
 validated by a pydantic ``TypeAdapter`` for its parameter's type (one adapter per parameter, so
 a parameter called ``copy`` or ``schema`` cannot clash with pydantic's own names).
+
+Values are checked as strictly as the config's own sections (`ttrain.config.schema.Section`):
+`strict_annotation` makes every ``int``, ``bool`` and ``float`` in a parameter's type strict and
+finite, and a parameter typed ``Any`` still refuses NaN and infinities.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import collections.abc
+import math
+
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AllowInfNan, ConfigDict, PydanticUserError, Strict, TypeAdapter, ValidationError
 
 from ttrain.config.errors import KeyPath, did_you_mean
 
@@ -130,6 +137,50 @@ def _with_bounds(name: str, annotation: Any) -> Any:
     return annotation
 
 
+_STRICT_SCALARS: dict[Any, Any] = {
+    int: typing.Annotated[int, Strict()],  # no bool, no float, no numeric string
+    bool: typing.Annotated[bool, Strict()],  # true/false only, not 1 or "yes"
+    float: typing.Annotated[float, Strict(), AllowInfNan(False)],  # an int is fine; bool, inf, nan are not
+}
+# Generic containers whose type arguments are made strict too (others are left as they are).
+_CONTAINERS = (list, tuple, dict, set, frozenset, collections.abc.Sequence, collections.abc.Mapping)
+
+
+def _finite_anywhere(value: Any) -> Any:
+    """``value`` itself, after checking that no float in it (however nested) is NaN or infinite."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"expected a finite number, found {item}")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return value
+
+
+_FINITE_ANY = typing.Annotated[Any, AfterValidator(_finite_anywhere)]
+
+
+def strict_annotation(annotation: Any) -> Any:
+    """``annotation`` with each ``int``, ``bool`` and ``float`` in it (inside unions, Optional,
+    Annotated and containers) made strict, floats also finite, and ``Any`` refusing non-finite floats."""
+    if annotation is Any or annotation is REQUIRED:
+        return _FINITE_ANY
+    if annotation in _STRICT_SCALARS:
+        return _STRICT_SCALARS[annotation]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return typing.Annotated[(strict_annotation(args[0]), *annotation.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(strict_annotation(a) for a in args)]
+    if origin in _CONTAINERS and args:
+        inner = tuple(a if a is Ellipsis else strict_annotation(a) for a in args)
+        return origin[inner]
+    return annotation
+
+
 def _hints(obj: Callable[..., Any]) -> dict[str, Any]:
     function = obj.__init__ if isinstance(obj, type) else obj
     try:
@@ -157,7 +208,7 @@ def signature_of(obj: Callable[..., Any], supplied: int = 0, inferred: tuple[str
     skipped = tuple(p.name for p in named[:supplied])
     params: dict[str, Param] = {}
     for p in named[supplied:]:
-        annotation = _with_bounds(p.name, hints.get(p.name, Any))
+        annotation = strict_annotation(_with_bounds(p.name, hints.get(p.name, Any)))
         if p.name in inferred:
             annotation = typing.Optional[annotation]
         default = None if p.name in inferred and p.default is REQUIRED else p.default

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ttrain.data._rng import numpy_rng
+from ttrain.data.errors import DataError
 from ttrain.data.transforms import output_shape
 
 Batch = tuple[np.ndarray, np.ndarray]
@@ -214,3 +215,95 @@ def train_val_split(dataset: Dataset, val_split: float, generator: Any = None) -
         raise ValueError(f"val_split={val_split} of {n} samples leaves an empty training or validation set")
     train, val = random_split(dataset, [n - n_val, n_val], generator)
     return train, Subset(dataset.without_augmentation(), val.indices)
+
+
+# ---------------------------------------------------------------- checks before training
+
+
+def _first_non_finite(features: np.ndarray) -> tuple[int, int, float] | None:
+    """``(row, feature, value)`` of the first NaN or infinity in ``features`` (row-major), or None."""
+    if features.dtype.kind not in "fc" or features.size == 0:
+        return None  # integers (e.g. uint8 images) are always finite
+    rows = features.reshape(len(features), -1)
+    bad = ~np.isfinite(rows)
+    if not bad.any():
+        return None
+    row = int(np.argmax(bad.any(axis=1)))
+    column = int(np.argmax(bad[row]))
+    return row, column, float(rows[row, column])
+
+
+def check_class_labels(
+    targets: np.ndarray, num_classes: int | None, where: str, why: str = "", ignore_index: int | None = None
+) -> None:
+    """Refuse class labels that are not whole numbers from 0 (to ``num_classes - 1`` when given).
+
+    The DataError names ``where``, the first offending row (counting from 0) and its label;
+    ``why`` says who needs the range (e.g. the model's output width). Labels equal to
+    ``ignore_index`` (a loss's "no label here") are allowed.
+    """
+    labels = np.asarray(targets)
+    if labels.size == 0 or labels.ndim != 1:
+        return  # one-hot or multi-output targets are not class indices
+    if ignore_index is not None:
+        labels = np.where(labels == ignore_index, 0, labels)
+    if labels.dtype.kind == "f":
+        bad = ~np.isfinite(labels) | (labels != np.round(labels))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(f"{where}: row {row} has label {labels[row]}, which is not a class index (a whole number)")
+    if labels.dtype.kind not in "iuf":
+        return
+    bounds = f"from 0 to {num_classes - 1}" if num_classes is not None else "from 0"
+    bad = labels < 0 if num_classes is None else (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        row = int(np.argmax(bad))
+        label = labels[row].item()
+        raise DataError(f"{where}: row {row} has label {label:g}; class labels must run {bounds}{why}")
+
+
+def check_samples(features: np.ndarray, targets: np.ndarray, where: str, num_classes: int | None = None) -> None:
+    """Refuse data that training cannot use, naming ``where`` (the file or split) and the row:
+    no samples, a NaN or infinite feature or target, a negative integer label, or (with
+    ``num_classes``) a label outside the classes.
+
+    Rows count from 0 in the order of ``features``. Fully vectorised: one pass over the arrays.
+    """
+    if len(features) == 0:
+        raise DataError(f"{where}: no samples")
+    found = _first_non_finite(np.asarray(features))
+    if found is not None:
+        row, column, value = found
+        raise DataError(f"{where}: row {row} has a non-finite feature ({value} at feature {column}); "
+                        "clean or impute the data before training")
+    found = _first_non_finite(np.asarray(targets))
+    if found is not None:
+        row, column, value = found
+        raise DataError(f"{where}: row {row} has a non-finite target ({value})")
+    if num_classes is not None or np.asarray(targets).dtype.kind in "iu":
+        # Whole-number targets are class indices (a regression on them fails at the loss anyway).
+        check_class_labels(targets, num_classes, where, f" (num_classes={num_classes})" if num_classes else "")
+
+
+def stored_arrays(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """The raw ``(features, targets)`` behind an `ArrayDataset` (or a `Subset` of one), in the
+    dataset's own order; None for other datasets, whose samples exist only when fetched."""
+    if isinstance(dataset, ArrayDataset):
+        return dataset.features, dataset.targets
+    if isinstance(dataset, Subset):
+        parent = stored_arrays(dataset.dataset)
+        if parent is not None:
+            return parent[0][dataset.indices], parent[1][dataset.indices]
+    return None
+
+
+def check_dataset(dataset: Dataset, where: str) -> None:
+    """`check_samples` for any dataset: every dataset must have samples; array-backed ones are also
+    checked for non-finite features and labels outside ``num_classes``. Other datasets are not read
+    in full here (that could mean reading every file they name); the trainer still stops on a
+    non-finite batch and says so."""
+    if len(dataset) == 0:
+        raise DataError(f"{where}: no samples")
+    arrays = stored_arrays(dataset)
+    if arrays is not None:
+        check_samples(*arrays, where, getattr(dataset, "num_classes", None))

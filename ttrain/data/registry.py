@@ -14,7 +14,7 @@ from typing import Annotated, Callable
 import numpy as np
 from annotated_types import Ge
 
-from ttrain.data.dataset import ArrayDataset, Dataset
+from ttrain.data.dataset import ArrayDataset, Dataset, check_samples
 from ttrain.data.errors import DataError
 from ttrain.data.mnist import load_mnist, load_mnist_full
 from ttrain.data.sources import load_csv, load_npz, make_blobs, make_spirals
@@ -30,17 +30,14 @@ MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
 
-def _num_classes(path: str, given: int | None, *targets: np.ndarray) -> int | None:
+def _num_classes(given: int | None, *targets: np.ndarray) -> int | None:
     """``given``, else one more than the largest label; None when the targets are not class labels
-    (floats or negative numbers: regression)."""
-    if any(t.dtype.kind == "f" or t.min() < 0 for t in targets):
+    (floats: regression). Integer labels were checked to be non-negative (`check_samples`)."""
+    if any(t.dtype.kind == "f" for t in targets):
         return None
-    inferred = int(max(t.max() for t in targets)) + 1
-    if given is None:
-        return inferred
-    if given < inferred:
-        raise DataError(f"{path}: num_classes={given} but the labels go up to {inferred - 1}")
-    return given
+    if given is not None:
+        return given  # the labels were checked to lie below it
+    return int(max(t.max() for t in targets)) + 1
 
 
 def _one_hot(enabled: bool, num_classes: int | None, source: str) -> OneHot | None:
@@ -126,6 +123,7 @@ def mnist_full(
 def _file_splits(
     source: str,
     train: Arrays,
+    test_source: str | None,
     test: Arrays | None,
     test_split: float,
     seed: int,
@@ -133,8 +131,11 @@ def _file_splits(
     one_hot: bool,
     num_classes: int | None,
 ) -> Splits:
-    """Datasets from a user's arrays: carve the test set when there is no test file, then
-    standardise with the training statistics and size the classes."""
+    """Datasets from a user's arrays: check them (rows named as in the files), carve the test set
+    when there is no test file, then standardise with the training statistics and size the classes."""
+    check_samples(*train, source, num_classes)
+    if test is not None:
+        check_samples(*test, str(test_source), num_classes)
     if test is None:
         n = len(train[0])
         n_test = int(round(n * test_split))
@@ -145,7 +146,7 @@ def _file_splits(
         train = (train[0][order[n_test:]], train[1][order[n_test:]])
     elif train[0].shape[1:] != test[0].shape[1:]:
         raise DataError(f"{source}: train samples have shape {train[0].shape[1:]}, test samples {test[0].shape[1:]}")
-    classes = _num_classes(source, num_classes, train[1], test[1])
+    classes = _num_classes(num_classes, train[1], test[1])
     transform = None
     if standardize:
         std = train[0].std(axis=0)
@@ -182,7 +183,7 @@ def npz(
     """
     train = load_npz(path, features_key, targets_key)
     test = load_npz(test_path, features_key, targets_key) if test_path is not None else None
-    return _file_splits(str(path), train, test, test_split, seed, standardize, one_hot, num_classes)
+    return _file_splits(str(path), train, str(test_path), test, test_split, seed, standardize, one_hot, num_classes)
 
 
 def csv(
@@ -207,7 +208,7 @@ def csv(
     """
     train = load_csv(path, target_column, header, delimiter)
     test = load_csv(test_path, target_column, header, delimiter) if test_path is not None else None
-    return _file_splits(str(path), train, test, test_split, seed, standardize, one_hot, num_classes)
+    return _file_splits(str(path), train, str(test_path), test, test_split, seed, standardize, one_hot, num_classes)
 
 
 def _synthetic(points: np.ndarray, labels: np.ndarray, n_train: int, classes: int, one_hot: bool) -> Splits:

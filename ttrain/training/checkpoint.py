@@ -28,6 +28,8 @@ from typing import Any, BinaryIO, Mapping
 
 import numpy as np
 
+from ttrain.training.write_errors import writing
+
 FORMAT_NAME = "ttrain.checkpoint"
 FORMAT_VERSION = 1
 # Keys every checkpoint's metadata has: the first three are added by save_checkpoint.
@@ -49,7 +51,8 @@ _TENSOR, _TUPLE, _ITEMS = "__tensor__", "__tuple__", "__items__"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be written or read; the message names the file."""
+    """A checkpoint that cannot be read or used, or state that cannot be stored in one; the message
+    names the file. (A save that fails for lack of space is an `OutputWriteError`.)"""
 
 
 def _error(path: Path, problem: str) -> CheckpointError:
@@ -244,10 +247,9 @@ def save_checkpoint(path: str | Path, tensors: Mapping[str, np.ndarray], metadat
     header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
               "metadata": text, "metadata_sha256": _text_sha256(text)}
     data = save(arrays, metadata=header)
-    try:
+    # A full disk is a failed run, not a bad checkpoint: OutputWriteError (exit 1), not CheckpointError.
+    with writing("checkpoint", path):
         atomic_write_bytes(path, data)
-    except OSError as exc:
-        raise _error(path, f"cannot write it: {exc.strerror or exc}") from None
     return path
 
 

@@ -63,9 +63,12 @@ def _streams(seed: int) -> tuple[Generator, Generator]:
 def build_datasets(config: Config, source: SourceMap | None = None) -> dict[str, Any]:
     """`train`, `test` and (with `trainer.val_split`) `val` datasets, split with the seeded stream."""
     from ttrain.data import train_val_split
+    from ttrain.data.dataset import check_dataset
 
     with _section("data", source):
         splits = build("datasets", config.data, base_dir=config.base_dir)
+    for split, dataset in splits.items():
+        check_dataset(dataset, f"the {split} split of data {config.data.name!r}")
     if config.trainer.val_split > 0:
         split_stream, _ = _streams(config.seed)
         with _section("trainer.val_split", source):
@@ -117,7 +120,7 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
                 kwargs[name] = shape[-1] if name in ("in_features", "normalized_shape") else shape[0]
         try:
             layer = target(**kwargs)
-            with no_grad():
+            with no_grad(), np.errstate(all="ignore"):  # zeros through a log layer: a shape, not a warning
                 layer.eval()
                 shape = tuple(layer(Tensor._wrap(np.zeros((1, *shape), dtype=np.float32), False)).shape[1:])
         except (ValueError, TypeError, RuntimeError) as error:
@@ -130,11 +133,17 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
 _CLASS_INDEX_LOSSES = ("cross_entropy", "nll")
 
 
-def check_model_fits_data(config: Config, model: Any, loss_fn: Any, dataset: Any, source: SourceMap | None = None) -> None:
+def check_model_fits_data(
+    config: Config, model: Any, loss_fn: Any, dataset: Any, source: SourceMap | None = None,
+    datasets: dict[str, Any] | None = None,
+) -> None:
     """Run two samples through the model and the loss, so that a model, loss and data that do not
     fit together are a config error before training starts, not a traceback at its first step.
 
     In eval mode, without augmentation and without a graph: no random stream is drawn from.
+    With a loss that takes class indices, every label of ``datasets`` (default: just ``dataset``)
+    must also be a class the model can output: a label past the output width is a DataError
+    naming the split and the row, not an IndexError at some later step.
     """
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.tensor import Tensor
@@ -143,7 +152,8 @@ def check_model_fits_data(config: Config, model: Any, loss_fn: Any, dataset: Any
     was_training = getattr(model, "training", True)
     model.eval()
     try:
-        with no_grad():
+        # A model that makes NaNs is the trainer's to report (naming the module), not NumPy's to warn about.
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             with _section("model", source):
                 output = model(Tensor._wrap(np.ascontiguousarray(features), False))
             hint = ""
@@ -154,6 +164,20 @@ def check_model_fits_data(config: Config, model: Any, loss_fn: Any, dataset: Any
                 loss_fn(output, Tensor._wrap(np.ascontiguousarray(targets), False))
     finally:
         model.train(bool(was_training))
+    if config.loss.name in _CLASS_INDEX_LOSSES and output.ndim >= 2:
+        _check_labels_fit_outputs(config, loss_fn, int(output.shape[1]), datasets or {"train": dataset})
+
+
+def _check_labels_fit_outputs(config: Config, loss_fn: Any, width: int, datasets: dict[str, Any]) -> None:
+    """Every stored label of every split is a class index below the model's output ``width``."""
+    from ttrain.data.dataset import check_class_labels, stored_arrays
+
+    why = f" ({config.loss.name} over the model's {width} outputs)"
+    for split, dataset in datasets.items():
+        arrays = stored_arrays(dataset)
+        if arrays is not None:
+            check_class_labels(arrays[1], width, f"the {split} split of data {config.data.name!r}", why,
+                               getattr(loss_fn, "ignore_index", None))
 
 
 def metric_names(config: Config) -> dict[str, Any]:
@@ -167,16 +191,14 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
 
     manual_seed(config.seed)  # the global stream: initialisation, then dropout
     _, shuffle_stream = _streams(config.seed)
-    datasets = build_datasets(config, source)
+    datasets = build_datasets(config, source)  # checked: no split is empty
     train_set = datasets["train"]
-    if len(train_set) == 0:
-        raise DataError(f"the training split of {config.data.name} is empty: nothing to train on")
     model = build_model(config, _input_shape(train_set), getattr(train_set, "num_classes", None))
     with _section("loss", source):
         loss_fn = build("losses", config.loss, base_dir=config.base_dir)
     with _section("optimizer", source):
         optimizer = build("optimizers", config.optimizer, model.parameters(), base_dir=config.base_dir)
-    check_model_fits_data(config, model, loss_fn, train_set, source)
+    check_model_fits_data(config, model, loss_fn, train_set, source, datasets)
 
     trainer_cfg = config.trainer
     train_loader = DataLoader(
@@ -209,6 +231,7 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
         scheduler_interval=config.scheduler.interval if config.scheduler else "epoch",
         scheduler_monitor=config.scheduler.monitor if config.scheduler else None, grad_clip=trainer_cfg.grad_clip,
         grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, callbacks=all_callbacks,
+        detect_anomaly=trainer_cfg.detect_anomaly,
     )
     return Experiment(config, model, loss_fn, optimizer, scheduler, datasets, train_loader, eval_loaders,
                       shuffle_stream, trainer, config.checkpoint.monitor, config.checkpoint.mode)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -11,6 +10,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from ttrain.autograd.grad_mode import no_grad
+from ttrain.training.anomaly import check_step, watch_anomalies
 from ttrain.training.callbacks.base import Callback, CallbackList
 from ttrain.training.metrics import RunningMean, accuracy
 
@@ -45,6 +45,7 @@ class Trainer:
         grad_clip_algorithm: str = "norm",
         metrics: Mapping[str, MetricFn] | None = None,
         callbacks: Iterable[Callback] = (),
+        detect_anomaly: bool = False,
     ) -> None:
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"scheduler_interval must be 'epoch' or 'step', not {scheduler_interval!r}")
@@ -60,6 +61,7 @@ class Trainer:
         # Keyed by the name they are logged under (the config layer's `metric_log_name`).
         self.metrics = dict(metrics) if metrics is not None else {"accuracy": accuracy}
         self.callbacks = CallbackList(list(callbacks))
+        self.detect_anomaly = detect_anomaly  # name the op that made a NaN (`ttrain.training.anomaly`)
         self.epoch = 0  # epochs completed
         self.global_step = 0
         self.history: list[dict[str, float]] = []
@@ -76,7 +78,8 @@ class Trainer:
             self.callbacks.on_fit_start(self)
             # The loop checks the loss itself and stops with a clear TrainingFailed; NumPy's
             # overflow warnings on the way there would only bury that message.
-            with self._catch_interrupt(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with self._catch_interrupt(), np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                    watch_anomalies(self):
                 while self.epoch < self.epochs and not self.should_stop:
                     self.callbacks.on_train_epoch_start(self)
                     started = time.perf_counter()
@@ -109,18 +112,14 @@ class Trainer:
             loss = self.loss_fn(output, targets)
             self.optimizer.zero_grad()
             loss.backward()
+            value = loss.item()
+            check_step(self, inputs, targets, value)  # a non-finite loss or gradient: where it came from
             if self.grad_clip:
                 self._clip_gradients()
             self.optimizer.step()
             self.global_step += 1
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingFailed(
-                    f"the loss became {value} at epoch {self.epoch + 1}, step {self.global_step}; "
-                    "try a lower learning rate or gradient clipping (trainer.grad_clip)"
-                )
             n = len(inputs)
             samples += n
             running.update("train.loss", value, n)

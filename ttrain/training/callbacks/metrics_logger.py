@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ttrain.training.callbacks.base import Callback
+from ttrain.strict_json import strict_json
+from ttrain.training.write_errors import writing
 
 if TYPE_CHECKING:
     from ttrain.training.trainer import Trainer
 
 
 class MetricsLogger(Callback):
-    """Appends each epoch's metrics to `<directory>/metrics.jsonl` and rewrites `metrics.csv`."""
+    """Appends each epoch's metrics to `<directory>/metrics.jsonl` and rewrites `metrics.csv`.
+
+    Every line of `metrics.jsonl` is strict JSON: a NaN or infinite value (an empty split's
+    accuracy, a diverged loss) is written as ``null``. The CSV writes such values as ``nan``,
+    ``inf`` and ``-inf``, which pandas, NumPy and Python's ``float()`` read back as the same
+    numbers. A failed write (disk full) is an `OutputWriteError` naming the file.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.jsonl_path = Path(directory) / "metrics.jsonl"
@@ -23,13 +30,13 @@ class MetricsLogger(Callback):
     def on_fit_start(self, trainer: "Trainer") -> None:
         # A resumed run starts its new directory with the epochs it continues from.
         if trainer.history and not self.jsonl_path.exists():
-            with open(self.jsonl_path, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(row) + "\n" for row in trainer.history)
+            with writing("metrics", self.jsonl_path), open(self.jsonl_path, "w", encoding="utf-8") as f:
+                f.writelines(strict_json(row) + "\n" for row in trainer.history)
             self._write_csv(trainer.history)
 
     def on_train_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
-        with open(self.jsonl_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(metrics, allow_nan=True) + "\n")
+        with writing("metrics", self.jsonl_path), open(self.jsonl_path, "a", encoding="utf-8") as f:
+            f.write(strict_json(metrics) + "\n")
         self._write_csv(trainer.history)
 
     def _write_csv(self, history: list[dict[str, float]]) -> None:
@@ -38,7 +45,7 @@ class MetricsLogger(Callback):
         columns: list[str] = []
         for row in reversed(history):
             columns.extend(k for k in row if k not in columns)
-        with open(self.csv_path, "w", encoding="utf-8", newline="") as f:
+        with writing("metrics", self.csv_path), open(self.csv_path, "w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(history)
