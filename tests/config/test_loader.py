@@ -91,9 +91,16 @@ def test_duplicate_keys_are_errors_naming_both_lines() -> None:
         load_yaml("optimizer:\n  lr: 0.1\n  lr: 0.2\n", "c.yaml")
 
 
-def test_recursive_aliases_do_not_hang() -> None:
-    data, _ = load_yaml("a: &a [1, *a]\n", "c.yaml")
-    assert data["a"][0] == 1
+def test_recursive_aliases_are_refused_as_a_cycle() -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:1: a.1: an alias inside the value it refers to makes a cycle"):
+        load_yaml("a: &a [1, *a]\n", "c.yaml")
+    with pytest.raises(ConfigError, match=r"c.yaml:1: m: an alias inside the value it refers to makes a cycle"):
+        load_yaml("m: &m {x: 1, <<: *m}\n", "c.yaml")
+
+
+def test_repeated_aliases_are_fine_within_the_value_limit() -> None:
+    data, _ = load_yaml("a: &a [1, 2]\nb: [*a, *a, *a]\n", "c.yaml")
+    assert data["b"] == [[1, 2]] * 3
 
 
 def test_syntax_error_names_file_line_and_column() -> None:
