@@ -10,7 +10,7 @@ Size limits, each overridable by an environment variable (bytes, or a number wit
 
     config file       1 MiB    TTRAIN_MAX_CONFIG_BYTES      (PyYAML parses ~0.25 MiB/s in Python)
     checkpoint file   16 GiB   TTRAIN_MAX_CHECKPOINT_BYTES  (it is read whole, then copied)
-    data file         16 GiB   TTRAIN_MAX_DATA_BYTES
+    data file         4 GiB    TTRAIN_MAX_DATA_BYTES        (held whole in memory, as float32)
 
 A data file's limit also bounds what compressed data (a gzip'd IDX file, an ``.npz`` member)
 declares it will decompress to, checked before anything is decompressed.
@@ -49,7 +49,7 @@ class InputKind:
 
 CONFIG = InputKind("config file", _MIB, "TTRAIN_MAX_CONFIG_BYTES")
 CHECKPOINT = InputKind("checkpoint file", 16 * _GIB, "TTRAIN_MAX_CHECKPOINT_BYTES")
-DATA = InputKind("data file", 16 * _GIB, "TTRAIN_MAX_DATA_BYTES")
+DATA = InputKind("data file", 4 * _GIB, "TTRAIN_MAX_DATA_BYTES")
 
 
 def format_size(size: int) -> str:
