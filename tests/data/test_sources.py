@@ -60,7 +60,7 @@ def test_npz_not_an_npz(tmp_path, content):
 
 
 def test_npz_missing_file(tmp_path):
-    with pytest.raises(DataError, match="gone.npz: no such file"):
+    with pytest.raises(DataError, match="gone.npz: no such data file"):
         load_npz(tmp_path / "gone.npz")
 
 
@@ -105,7 +105,7 @@ def test_csv_errors_say_where(tmp_path, text, kwargs, message):
 
 
 def test_csv_missing_file(tmp_path):
-    with pytest.raises(DataError, match="gone.csv: no such file"):
+    with pytest.raises(DataError, match="gone.csv: no such data file"):
         load_csv(tmp_path / "gone.csv")
 
 
