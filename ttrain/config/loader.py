@@ -113,7 +113,9 @@ class SafeLineLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        # Composing recurses once per level: stop long before Python's recursion limit.
+        # Composing recurses once per mapping or list: stop long before Python's recursion limit.
+        if not self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
