@@ -135,9 +135,9 @@ CASES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "header listing 100,001 tensors": (lambda raw: replace_header(raw, ("{" + ",".join(f'"t{i}":0' for i in range(100_001)) + "}").encode()),
                                        r"its header lists 100,001 tensors \(at most 100,000\)"),
     "metadata nested 10,000 deep (hash recomputed)": (lambda raw: forge(ALL, METADATA, extra='"x": ' + nested(10_000)),
-                                                      r"its metadata nests deeper than 100 levels"),
-    "state skeleton nested 101 deep (hash recomputed)": (lambda raw: forge(ALL, {**METADATA, "optimizer": json.loads(nested(100))}),
-                                                         r"its metadata nests deeper than 100 levels"),
+                                                      r"its metadata nests deeper than 200 levels"),
+    "state skeleton nested 201 deep (hash recomputed)": (lambda raw: forge(ALL, {**METADATA, "optimizer": json.loads(nested(200))}),
+                                                         r"its metadata nests deeper than 200 levels"),
     "metadata with a 10,000-digit number (hash recomputed)": (lambda raw: forge(ALL, METADATA, extra='"x": ' + "9" * 10_000),
                                                               r"its metadata holds a number too long to read"),
 }
@@ -167,7 +167,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_a_skeleton_as_deep_as_the_limit_loads_and_merges(tmp_path: Path) -> None:
-    deepest = json.loads(nested(98))  # under "optimizer", under the metadata object: 100 levels
+    deepest = json.loads(nested(198))  # under "optimizer", under the metadata object: 200 levels
     path = tmp_path / "deep.safetensors"
     path.write_bytes(forge(ALL, {**METADATA, "optimizer": deepest}))
     _, metadata = load_checkpoint(path)

@@ -38,9 +38,10 @@ CALLER_METADATA = REQUIRED_METADATA[3:]
 
 _MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit (MAX_HEADER_SIZE in its tensor.rs)
 _MAX_TENSORS = 100_000  # a large model with its optimizer state has a few thousand
-# A config nests at most 64 levels (ttrain.config.loader.MAX_DEPTH) and sits one level down in the
-# metadata; the limit keeps merge_state and every other pass far from Python's recursion limit.
-_MAX_METADATA_DEPTH = 100
+# A config nests at most 64 levels (ttrain.config.loader.MAX_DEPTH), a --set value 64 more below
+# its key, and the config sits one level down in the metadata; the limit keeps merge_state and
+# every other pass over the metadata far from Python's recursion limit.
+_MAX_METADATA_DEPTH = 200
 _ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
              "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8}
 _FOREIGN_MAGIC = (  # (prefix, what the file is) for files that are clearly not safetensors
