@@ -119,7 +119,8 @@ class SafeLineLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _LimitExceeded(f"mappings and lists nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+                message = f"mappings and lists nested deeper than {MAX_DEPTH} levels"
+                raise _LimitExceeded(message, self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1

@@ -35,7 +35,8 @@ def parse_override(override: str) -> tuple[tuple[str, ...], Any]:
         raise _error(override, "an override needs a key before '='")
     parts = tuple(part.strip() for part in key.split("."))
     if len(parts) > MAX_DEPTH:
-        raise _error(override, f"a key path of {len(parts):,} parts is too long (a config nests at most {MAX_DEPTH} levels)")
+        raise _error(override, f"a key path of {len(parts):,} parts is too long "
+                               f"(a config nests at most {MAX_DEPTH} levels)")
     if any(not part for part in parts):
         raise _error(override, f"empty name in the key path {key!r}")
     return parts, parse_value(text, _where(override))

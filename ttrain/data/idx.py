@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ttrain.data.errors import DataError
+from ttrain.data.errors import DataError, file_problem
 from ttrain.input_files import DATA, check_size, open_input
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -83,7 +83,7 @@ def read_idx(path: str | PathLike[str]) -> np.ndarray:
             wrong, it declares too much data, or its data is shorter or longer than the header promises.
     """
     path = Path(path)
-    fail = lambda problem: DataError(f"{path}: {problem}")  # noqa: E731
+    fail = file_problem(path)
     with open_input(path, DATA, fail) as (file, size):
         compressed = file.read(2) == _GZIP_MAGIC
         file.seek(0)

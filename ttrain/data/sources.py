@@ -23,14 +23,10 @@ from typing import IO, BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from ttrain.data.errors import DataError
+from ttrain.data.errors import DataError, file_problem
 from ttrain.input_files import DATA, check_size, format_size, open_input
 
 MAX_CSV_LINE_CHARS = 1 << 23  # a row of 500,000 15-digit numbers; wider rows belong in .npz
-
-
-def _failing(path: Path):  # noqa: ANN202 - an ErrorFactory for ttrain.input_files
-    return lambda problem: DataError(f"{path}: {problem}")
 
 
 def as_targets(values: np.ndarray) -> np.ndarray:
@@ -60,7 +56,7 @@ def _check_npz_members(path: Path, file: BinaryIO, keys: Sequence[str]) -> None:
     with zipfile.ZipFile(file) as archive:
         infos = {info.filename: info for info in archive.infolist()}
         members = [(key, infos.get(_npz_member(set(infos), key))) for key in keys]
-        check_size(sum(info.file_size for _, info in members if info is not None), DATA, _failing(path),
+        check_size(sum(info.file_size for _, info in members if info is not None), DATA, file_problem(path),
                    "its arrays declare, uncompressed,")
         for key, info in members:
             if info is None:
@@ -88,7 +84,7 @@ def read_npz_arrays(path: str | PathLike[str], keys: Sequence[str]) -> list[np.n
     (see the module's docstring).
     """
     path = Path(path)
-    with open_input(path, DATA, _failing(path)) as (file, _):
+    with open_input(path, DATA, file_problem(path)) as (file, _):
         try:
             _check_npz_members(path, file, keys)
             file.seek(0)
@@ -200,7 +196,7 @@ def load_csv(
     fields is not a number.
     """
     path = Path(path)
-    with open_input(path, DATA, _failing(path)) as (file, _):
+    with open_input(path, DATA, file_problem(path)) as (file, _):
         text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # -sig: drop a spreadsheet's BOM
         reader = csv.reader(_bounded_lines(path, text), delimiter=delimiter)
         try:
