@@ -266,18 +266,6 @@ def _read(path: Path) -> bytes:
     return read_input(path, CHECKPOINT, lambda problem: _error(path, problem))
 
 
-def _nested_deeper_than(value: Any, limit: int) -> bool:
-    """Whether JSON data nests lists and objects more than ``limit`` levels (checked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return False
-
-
 def _foreign_format(raw: bytes) -> str | None:
     """What ``raw`` is, when its first bytes show a format that is not safetensors."""
     if raw[:1] == b"\x80" and raw[1:2] and 2 <= raw[1] <= 5:
@@ -350,6 +338,18 @@ def _check_layout(path: Path, header: dict[str, Any], data_size: int) -> None:
         raise _error(path, f"is truncated: the tensors need {position} bytes of data, the file has {data_size}")
     if position < data_size:
         raise _error(path, f"is damaged: {data_size - position} unexpected bytes after the tensor data")
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON data nests lists and objects more than ``limit`` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _parse_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
