@@ -34,8 +34,9 @@ ErrorFactory = Callable[[str], Exception]
 _MIB, _GIB = 1 << 20, 1 << 30
 _SIZE = re.compile(r"(\d+)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
 _UNIT = {"": 1, "K": 1 << 10, "M": _MIB, "G": _GIB, "T": 1 << 40}
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to wait on
+_OPEN_FLAGS = (os.O_RDONLY | _NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ def open_input(path: str | os.PathLike[str], kind: InputKind, fail: ErrorFactory
         status = os.fstat(fd)
         _check_regular(status.st_mode, kind, fail)  # the path may have been replaced since the stat
         check_size(status.st_size, kind, fail)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)  # a regular file: blocking reads, as any other file
+        if _NONBLOCK:
+            os.set_blocking(fd, True)  # a regular file: read it as any other
         file = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
