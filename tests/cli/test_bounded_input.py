@@ -23,14 +23,14 @@ from ttrain.cli.app import app
 
 from .helpers import SPIRALS, assert_fails, subprocess_env
 
-resource = pytest.importorskip("resource")  # POSIX only, as FIFOs and /dev/zero are
-
 SECONDS = 60
 MEMORY = 2 << 30
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
 
 
 def _limit_memory() -> None:
+    import resource  # POSIX only, as are FIFOs and /dev/zero
+
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
 
@@ -38,7 +38,7 @@ def run_bounded(*args: Any) -> subprocess.CompletedProcess:
     """`python -m ttrain ARGS...` under the time and memory limits (TimeoutExpired fails the test)."""
     return subprocess.run(
         [sys.executable, "-m", "ttrain", *map(str, args)], capture_output=True, text=True, timeout=SECONDS,
-        env=subprocess_env(), stdin=subprocess.DEVNULL, preexec_fn=_limit_memory,
+        env=subprocess_env(), stdin=subprocess.DEVNULL, preexec_fn=_limit_memory if os.name == "posix" else None,
     )
 
 
