@@ -164,7 +164,7 @@ DAMAGE = {
     "bitflip": "SHA-256",
     "pickle": "pickle",
     "directory": "directory",
-    "missing": "no such file",
+    "missing": "no such checkpoint file",
 }
 
 

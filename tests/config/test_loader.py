@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ttrain.config import loader
 from ttrain.config.errors import ConfigError
-from ttrain.config.loader import load_yaml, load_yaml_file, parse_value
+from ttrain.config.loader import MAX_DEPTH, load_yaml, load_yaml_file, parse_value
 
 
 @pytest.mark.parametrize(
@@ -91,9 +92,58 @@ def test_duplicate_keys_are_errors_naming_both_lines() -> None:
         load_yaml("optimizer:\n  lr: 0.1\n  lr: 0.2\n", "c.yaml")
 
 
-def test_recursive_aliases_do_not_hang() -> None:
-    data, _ = load_yaml("a: &a [1, *a]\n", "c.yaml")
-    assert data["a"][0] == 1
+def test_recursive_aliases_are_refused_as_a_cycle() -> None:
+    with pytest.raises(ConfigError, match=r"c.yaml:1: a.1: an alias inside the value it refers to makes a cycle"):
+        load_yaml("a: &a [1, *a]\n", "c.yaml")
+    with pytest.raises(ConfigError, match=r"c.yaml:1: m: an alias inside the value it refers to makes a cycle"):
+        load_yaml("m: &m {x: 1, <<: *m}\n", "c.yaml")
+
+
+def test_repeated_aliases_are_fine_within_the_value_limit() -> None:
+    data, _ = load_yaml("a: &a [1, 2]\nb: [*a, *a, *a]\n", "c.yaml")
+    assert data["b"] == [[1, 2]] * 3
+
+
+def test_aliases_count_each_time_they_are_used(monkeypatch) -> None:
+    monkeypatch.setattr(loader, "MAX_VALUES", 60)
+    text = "a: &a [1, 2, 3]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n"  # 1 + 4 + 13 + 40 = 58 values
+    assert load_yaml(text, "c.yaml")[0]["c"][2][2] == [1, 2, 3]
+    with pytest.raises(ConfigError, match=r"c.yaml:1: d.0.0: more than 60 values once aliases are expanded \(an alias bomb\?\)"):
+        load_yaml(text + "d: [*b, *b, *b]\n", "c.yaml")
+
+
+@pytest.mark.parametrize("flow", [True, False])
+def test_nesting_is_limited(flow: bool) -> None:
+    def nested(levels: int) -> str:  # the top-level mapping is the first level
+        if flow:
+            return "x: " + "[" * (levels - 1) + "]" * (levels - 1) + "\n"
+        return "".join("  " * i + f"k{i}:\n" for i in range(levels - 1)) + "  " * (levels - 1) + "v: 1\n"
+
+    assert load_yaml(nested(MAX_DEPTH), "c.yaml")[0]
+    with pytest.raises(ConfigError, match=rf"^c.yaml:\d+:\d+: mappings and lists nested deeper than {MAX_DEPTH} levels$"):
+        load_yaml(nested(MAX_DEPTH + 1), "c.yaml")
+    with pytest.raises(ConfigError, match="nested deeper than"):
+        load_yaml(nested(10_000), "c.yaml")
+
+
+def test_integers_are_limited_in_length_and_located() -> None:
+    assert load_yaml("seed: " + "9" * 100 + "\n", "c.yaml")[0]["seed"] == 10**100 - 1
+    assert load_yaml("name: '" + "9" * 10_000 + "'\n", "c.yaml")[0]["name"] == "9" * 10_000  # a string
+    with pytest.raises(ConfigError, match=r"^c.yaml:2: trainer.seed: an integer of 10,000 characters is too long \(at most 100\)$"):
+        load_yaml("trainer:\n  seed: " + "9" * 10_000 + "\n", "c.yaml")
+    with pytest.raises(ConfigError, match=r"--set seed=9999.*: an integer of 5,000 characters is too long"):
+        parse_value("9" * 5000, "--set seed=" + "9" * 20)
+
+
+def test_oversized_and_non_regular_config_files(tmp_path, monkeypatch) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("seed: 1\n" + "#" * 3000 + "\n")
+    monkeypatch.setenv("TTRAIN_MAX_CONFIG_BYTES", "1K")
+    with pytest.raises(ConfigError, match=rf"^{config}: is 2.94 KiB, over the 1 KiB limit for a config file "
+                                          r"\(set TTRAIN_MAX_CONFIG_BYTES to raise it\)$"):
+        load_yaml_file(config)
+    with pytest.raises(ConfigError, match="^/dev/null: is a character device, not a config file$"):
+        load_yaml_file("/dev/null")
 
 
 def test_syntax_error_names_file_line_and_column() -> None:

@@ -108,3 +108,20 @@ def test_overrides_reach_the_validated_config(stub_registry, write_config) -> No
 
 def test_source_map_root_location() -> None:
     assert str(SourceMap(Location("x.yaml")).locate(("a",))) == "x.yaml"
+
+
+def test_key_paths_are_as_deep_as_a_config_may_nest() -> None:
+    from ttrain.config.loader import MAX_DEPTH
+
+    data, _ = apply(".".join(["k"] * MAX_DEPTH) + "=1")  # one mapping per part, the top-level one first
+    assert data["k"]["k"]["k"]
+    with pytest.raises(ConfigError, match=rf"a key path of 5,000 parts is too long \(a config nests at most {MAX_DEPTH} levels\)"):
+        apply(".".join(["k"] * 5000) + "=1")
+
+
+def test_a_long_override_is_shortened_where_it_is_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        apply("optimizer.lr=[" + "1, " * 5000)
+    (issue,) = info.value.issues
+    assert issue.location.startswith("--set optimizer.lr=[1, 1, ") and issue.location.endswith("...")
+    assert len(issue.location) == len("--set ") + 100

@@ -69,7 +69,10 @@ def _header(code: int, *shape: int) -> bytes:
         (bytes([0, 0, 8, 3]) + bytes(4), "truncated: a header of 3 dimensions needs 16 bytes"),
         (_header(0x08, 2, 3) + bytes(5), r"truncated: header promises shape \(2, 3\)"),
         (_header(0x0C, 4) + bytes(15), "truncated"),
-        (_header(0x08, 2, 3) + bytes(6) + b"junk", "4 bytes of trailing garbage"),
+        (_header(0x08, 2, 3) + bytes(6) + b"junk", r"trailing garbage after the data of shape \(2, 3\)"),
+        (_header(0x08, *[1] * 255), "255 dimensions: an IDX file ttrain reads has at most 32"),
+        (_header(0x08, 2**32 - 1, 2**32 - 1, 2**32 - 1),
+         r"its header \(shape \(4294967295, 4294967295, 4294967295\)\) declares 7.21e\+16 TiB, over the 4 GiB limit for a data file"),
     ],
 )
 @pytest.mark.parametrize("compress", [False, True])
@@ -89,10 +92,39 @@ def test_damaged_gzip_stream(tmp_path):
     assert str(path) in str(info.value)
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match="no such file") as info:
+def test_missing_file_or_a_directory(tmp_path):
+    with pytest.raises(DataError, match="nope.gz: no such data file"):
         read_idx(tmp_path / "nope.gz")
-    assert "nope.gz" in str(info.value)
+    with pytest.raises(DataError, match=f"{tmp_path}: is a directory, not a data file"):
+        read_idx(tmp_path)
+
+
+def test_a_gzip_stream_longer_than_declared_is_read_one_byte_past_the_declared_size(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(_header(0x08, 10) + bytes(20 << 20)))
+    sizes = []
+    real_read = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, size=-1: sizes.append(size) or real_read(self, size))
+    with pytest.raises(DataError, match=r"bomb.gz: trailing garbage after the data of shape \(10,\)"):
+        read_idx(path)
+    assert sum(sizes) == 4 + 4 + 11  # the magic, one dimension, then the 10 declared bytes and one more
+
+
+def test_a_declared_size_over_the_limit_is_refused_before_decompressing(tmp_path, monkeypatch):
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(_header(0x0E, 1000)))
+    monkeypatch.setenv("TTRAIN_MAX_DATA_BYTES", "4K")
+    with pytest.raises(DataError, match=r"big.gz: its header \(shape \(1000,\)\) declares 7.81 KiB, over the 4 KiB limit "
+                                        r"for a data file \(set TTRAIN_MAX_DATA_BYTES to raise it\)"):
+        read_idx(path)
+
+
+def test_an_empty_file_reads_as_an_empty_array_but_not_as_a_dataset(tmp_path):
+    write_idx(tmp_path / "imgs", np.zeros((0, 2, 2), np.uint8))
+    write_idx(tmp_path / "lbls", np.zeros(0, np.uint8))
+    assert read_idx(tmp_path / "imgs").shape == (0, 2, 2)
+    with pytest.raises(DataError, match=r"imgs: no samples \(its shape is \(0, 2, 2\)\)"):
+        read_idx_pair(tmp_path / "imgs", tmp_path / "lbls")
 
 
 def test_pair_returns_int64_labels(tmp_path):

@@ -1,11 +1,13 @@
 """npz and CSV loaders (happy paths and their errors) and the synthetic datasets."""
 
+import io
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
 
-from ttrain.data import DataError, load_csv, load_npz, make_blobs, make_spirals
+from ttrain.data import DataError, load_csv, load_npz, make_blobs, make_spirals, sources
 
 
 def test_npz_round_trip_and_dtypes(tmp_path):
@@ -51,6 +53,41 @@ def test_npz_object_arrays_are_never_unpickled(tmp_path):
         load_npz(path)
 
 
+def test_npz_declaring_more_than_the_data_limit_is_refused_before_decompressing(tmp_path, monkeypatch):
+    path = tmp_path / "d.npz"
+    np.savez_compressed(path, x=np.zeros((1 << 18, 1)), y=np.zeros(1 << 18))  # 2 MiB + 2 MiB of zeros
+    assert path.stat().st_size < 64 << 10
+    monkeypatch.setenv("TTRAIN_MAX_DATA_BYTES", "1M")
+    with pytest.raises(DataError, match=r"d.npz: its arrays declare, uncompressed, 4 MiB, over the 1 MiB limit for a data file"):
+        load_npz(path)
+
+
+def _npz_with_member(path, name: str, content: bytes) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name, content)
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros(2))
+        archive.writestr("y.npy", buffer.getvalue())
+
+
+def test_npz_whose_array_header_claims_more_than_its_member_holds(tmp_path):
+    # NumPy allocates the shape an .npy header declares before reading: 8 GB here, from 144 bytes.
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)})
+    path = tmp_path / "d.npz"
+    _npz_with_member(path, "x.npy", header.getvalue() + bytes(16))
+    with pytest.raises(DataError, match=r"d.npz: array 'x' is damaged: its shape \(1000000000,\) of float64 needs "
+                                        r"7.45 GiB, its archive member holds 144 bytes"):
+        load_npz(path)
+
+
+def test_npz_member_that_is_not_an_array(tmp_path):
+    path = tmp_path / "d.npz"
+    _npz_with_member(path, "x", b"hello")
+    with pytest.raises(DataError, match=r"d.npz: array 'x' is not a readable .npy array"):
+        load_npz(path)
+
+
 @pytest.mark.parametrize("content", [b"not a zip at all", pickle.dumps({"x": 1})])
 def test_npz_not_an_npz(tmp_path, content):
     path = tmp_path / "d.npz"
@@ -60,7 +97,7 @@ def test_npz_not_an_npz(tmp_path, content):
 
 
 def test_npz_missing_file(tmp_path):
-    with pytest.raises(DataError, match="gone.npz: no such file"):
+    with pytest.raises(DataError, match="gone.npz: no such data file"):
         load_npz(tmp_path / "gone.npz")
 
 
@@ -104,8 +141,21 @@ def test_csv_errors_say_where(tmp_path, text, kwargs, message):
         load_csv(_write(tmp_path, text), **kwargs)
 
 
+def test_csv_line_longer_than_the_limit_is_refused_as_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "MAX_CSV_LINE_CHARS", 100)
+    path = _write(tmp_path, "1,2\n" + ",".join(["1"] * 200) + "\n")
+    with pytest.raises(DataError, match=r"d.csv:2: a line longer than 100 characters; store rows this wide in an .npz file"):
+        load_csv(path)
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("\ufeffa,b\n1,2\n".encode())
+    assert load_csv(path, target_column="a")[1].tolist() == [1]
+
+
 def test_csv_missing_file(tmp_path):
-    with pytest.raises(DataError, match="gone.csv: no such file"):
+    with pytest.raises(DataError, match="gone.csv: no such data file"):
         load_csv(tmp_path / "gone.csv")
 
 

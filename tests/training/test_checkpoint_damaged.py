@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save as safetensors_save
 
-from ttrain.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, split_state, tensors_sha256
+from ttrain.training.checkpoint import (
+    CheckpointError, load_checkpoint, merge_state, save_checkpoint, split_state, tensors_sha256,
+)
 from ttrain.training.checkpoint import _text_sha256 as text_sha256
 
 TENSORS = {"model.fc.weight": np.arange(12, dtype=np.float32).reshape(3, 4), "model.fc.bias": np.ones(3, np.float32)}
@@ -36,13 +38,21 @@ def flip(raw: bytes, offset: int, bit: int = 0) -> bytes:
     return raw[:offset] + bytes([raw[offset] ^ (1 << bit)]) + raw[offset + 1:]
 
 
-def forge(tensors: dict, metadata: dict, version: str = "1", meta_version: int | None = None) -> bytes:
-    """A file whose checksums are all consistent, with whatever content a case needs."""
+def forge(tensors: dict, metadata: dict, version: str = "1", meta_version: int | None = None, extra: str = "") -> bytes:
+    """A file whose checksums are all consistent, with whatever content a case needs.
+
+    ``extra`` is JSON text for more metadata fields (``"x": ...``), for values json.dumps cannot write.
+    """
     full = {"format_version": meta_version if meta_version is not None else int(version) if version.isdigit() else 1,
             "ttrain_version": "0.0-test", "tensors_sha256": tensors_sha256(tensors), **metadata}
     text = json.dumps(full)
+    text = text[:-1] + ", " + extra + "}" if extra else text
     header = {"format": "ttrain.checkpoint", "format_version": version, "metadata": text, "metadata_sha256": text_sha256(text)}
     return safetensors_save(tensors, metadata=header)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
 
 
 def replace_header(raw: bytes, header: bytes) -> bytes:
@@ -115,6 +125,21 @@ CASES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "format versions disagree": (lambda raw: forge(ALL, METADATA, meta_version=0), r"the format version in the header and in the metadata differ"),
     "required metadata missing": (lambda raw: forge(ALL, {k: v for k, v in METADATA.items() if k not in ("epoch", "config")}),
                                   r"lacks required metadata: config, epoch"),
+    # Past the limits: safetensors' own header size, Python's recursion and integer-string limits.
+    "header length past safetensors' limit": (lambda raw: (100_000_001).to_bytes(8, "little") + raw[8:],
+                                              r"impossible header length 100000001: safetensors allows at most 100,000,000 bytes"),
+    "header nested 10,000 deep": (lambda raw: replace_header(raw, b'{"a": ' + nested(10_000).encode() + b"}"),
+                                  r"its header nests too deeply"),
+    "header with a 10,000-digit number": (lambda raw: replace_header(raw, b'{"a": ' + b"9" * 10_000 + b"}"),
+                                          r"its header holds a number too long to read"),
+    "header listing 100,001 tensors": (lambda raw: replace_header(raw, ("{" + ",".join(f'"t{i}":0' for i in range(100_001)) + "}").encode()),
+                                       r"its header lists 100,001 tensors \(at most 100,000\)"),
+    "metadata nested 10,000 deep (hash recomputed)": (lambda raw: forge(ALL, METADATA, extra='"x": ' + nested(10_000)),
+                                                      r"its metadata nests deeper than 200 levels"),
+    "state skeleton nested 201 deep (hash recomputed)": (lambda raw: forge(ALL, {**METADATA, "optimizer": json.loads(nested(200))}),
+                                                         r"its metadata nests deeper than 200 levels"),
+    "metadata with a 10,000-digit number (hash recomputed)": (lambda raw: forge(ALL, METADATA, extra='"x": ' + "9" * 10_000),
+                                                              r"its metadata holds a number too long to read"),
 }
 
 
@@ -137,8 +162,27 @@ def test_damaged_checkpoint(case: str, tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"^checkpoint .*nope.safetensors: no such file$"):
+    with pytest.raises(CheckpointError, match=r"^checkpoint .*nope.safetensors: no such checkpoint file$"):
         load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_a_skeleton_as_deep_as_the_limit_loads_and_merges(tmp_path: Path) -> None:
+    deepest = json.loads(nested(198))  # under "optimizer", under the metadata object: 200 levels
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(forge(ALL, {**METADATA, "optimizer": deepest}))
+    _, metadata = load_checkpoint(path)
+    assert merge_state(metadata["optimizer"], {}) == deepest
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "big.safetensors"
+    path.write_bytes(good_bytes(tmp_path))
+    monkeypatch.setenv("TTRAIN_MAX_CHECKPOINT_BYTES", "100")
+    with pytest.raises(CheckpointError, match=rf"^checkpoint {path}: is \d+ bytes, over the 100 bytes limit for a checkpoint "
+                                              r"file \(set TTRAIN_MAX_CHECKPOINT_BYTES to raise it\)$"):
+        load_checkpoint(path)
+    monkeypatch.setenv("TTRAIN_MAX_CHECKPOINT_BYTES", "1G")
+    assert load_checkpoint(path)[1]["epoch"] == 1
 
 
 def test_directory_instead_of_a_file(tmp_path: Path) -> None:

@@ -5,6 +5,12 @@
 ``yaml.safe_load``: numbers such as ``1e-3`` are floats (YAML 1.1 wants a dot and a signed
 exponent, so PyYAML reads them as strings), and a key given twice in one mapping is an error
 instead of silently keeping the last value.
+
+Bounded: a document may nest at most MAX_DEPTH levels, hold at most MAX_VALUES values once its
+aliases are expanded (a "billion laughs" alias bomb of 9 levels of 9 aliases is 387 million), and
+write an integer in at most MAX_INTEGER_CHARS characters (Python refuses to convert over 4,300
+digits). An alias inside the value it names (a cycle) is refused: a config is a tree. Every
+later pass over the data (overrides, validation, checkpoints) therefore sees a small, finite tree.
 """
 
 from __future__ import annotations
@@ -17,10 +23,16 @@ from typing import Any, Iterator, Sequence
 import yaml
 
 from ttrain.config.errors import ConfigError, ConfigIssue, format_path
+from ttrain.input_files import CONFIG, read_input
 
 OVERRIDE_PREFIX = "--set "  # the "file" of a value given on the command line
 _YAML_TAG_PREFIX = "tag:yaml.org,2002:"
 _MERGE_TAG = _YAML_TAG_PREFIX + "merge"
+_INT_TAG = _YAML_TAG_PREFIX + "int"
+
+MAX_DEPTH = 64  # real configs nest about 6 levels; PyYAML's composer recurses per level
+MAX_VALUES = 100_000  # real configs hold a few hundred
+MAX_INTEGER_CHARS = 100  # a 64-bit integer has at most 20 digits
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,33 @@ class SourceMap:
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
+class _LimitExceeded(yaml.YAMLError):
+    """A document past one of the bounds above (not a syntax error): reported with its position."""
+
+    def __init__(self, message: str, mark: yaml.Mark) -> None:
+        super().__init__(message)
+        self.message, self.mark = message, mark
+
+
 class SafeLineLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads ``1e-3`` as a float."""
+    """``yaml.SafeLoader`` that also reads ``1e-3`` as a float, and nests at most MAX_DEPTH levels."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        # Composing recurses once per mapping or list: stop long before Python's recursion limit.
+        if not self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                message = f"mappings and lists nested deeper than {MAX_DEPTH} levels"
+                raise _LimitExceeded(message, self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 SafeLineLoader.add_implicit_resolver(_YAML_TAG_PREFIX + "float", _EXPONENT_FLOAT, list("-+0123456789."))
@@ -106,14 +143,14 @@ class _Walker:
     def __init__(self, filename: str, source: SourceMap) -> None:
         self.filename = filename
         self.source = source
-        self._active: set[int] = set()  # node ids on the current path (aliases may form cycles)
+        self._active: set[int] = set()  # node ids on the current path (to find alias cycles)
+        self._values = 0  # values seen, counting each alias as often as it is used
 
     def error(self, path: Sequence[str | int], node: yaml.Node, message: str) -> ConfigError:
         return ConfigError(ConfigIssue(format_path(path), message, f"{self.filename}:{_line(node)}"))
 
     def walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        if id(node) in self._active:
-            return
+        self._enter(node, path)
         self._check_tag(node, path)
         self._active.add(id(node))
         try:
@@ -125,6 +162,19 @@ class _Walker:
                     self.walk(item, (*path, index))
         finally:
             self._active.discard(id(node))
+
+    def _enter(self, node: yaml.Node, path: Sequence[str | int]) -> None:
+        """Count one more value; refuse an alias cycle, an alias bomb, and an overlong integer."""
+        if id(node) in self._active:
+            raise self.error(path, node, "an alias inside the value it refers to makes a cycle; "
+                                         "a config must be a tree")
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise self.error(path, node, f"more than {MAX_VALUES:,} values once aliases are expanded "
+                                         "(an alias bomb?)")
+        if node.tag == _INT_TAG and isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_INTEGER_CHARS:
+            raise self.error(path, node, f"an integer of {len(node.value):,} characters is too long "
+                                         f"(at most {MAX_INTEGER_CHARS})")
 
     def _check_tag(self, node: yaml.Node, path: Sequence[str | int]) -> None:
         if node.tag in SafeLineLoader.yaml_constructors or node.tag == _MERGE_TAG:
@@ -156,7 +206,8 @@ class _Walker:
         for merged in merges:
             sources = merged.value if isinstance(merged, yaml.SequenceNode) else [merged]
             for source in sources:
-                if isinstance(source, yaml.MappingNode) and id(source) not in self._active:
+                if isinstance(source, yaml.MappingNode):
+                    self._enter(source, path)
                     self._active.add(id(source))
                     try:
                         self._walk_mapping(source, path, explicit | set(seen))
@@ -187,6 +238,9 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, SourceMap]:
             return {}, source
         _Walker(filename, source).walk(node, ())
         return loader.construct_document(node), source
+    except _LimitExceeded as exc:
+        where = f"{filename}:{exc.mark.line + 1}:{exc.mark.column + 1}"
+        raise ConfigError(ConfigIssue("", exc.message, where)) from None
     except yaml.YAMLError as exc:
         raise _syntax_error(filename, exc) from None
     finally:
@@ -194,19 +248,18 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, SourceMap]:
 
 
 def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap]:
-    """Read and parse a YAML file (see ``load_yaml``); a missing or unreadable file is a ConfigError."""
+    """Read and parse a YAML file (see ``load_yaml``).
+
+    A missing file, one that is not a regular file (a directory, FIFO or device), one over the
+    config size limit (``ttrain.input_files``) or not UTF-8 text is a ConfigError naming it.
+    """
     path = Path(path)
+    raw = read_input(path, CONFIG, lambda problem: ConfigError(ConfigIssue("", problem, str(path))))
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(ConfigIssue("", "no such config file", str(path))) from None
-    except IsADirectoryError:
-        raise ConfigError(ConfigIssue("", "is a directory, not a config file", str(path))) from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(ConfigIssue("", f"not a UTF-8 text file ({exc.reason} at byte {exc.start})",
                                       str(path))) from None
-    except OSError as exc:
-        raise ConfigError(ConfigIssue("", f"cannot read the config file: {exc.strerror}", str(path))) from None
     return load_yaml(text, str(path))
 
 

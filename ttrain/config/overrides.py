@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ttrain.config.errors import ConfigError, ConfigIssue, format_path
-from ttrain.config.loader import OVERRIDE_PREFIX, Location, SourceMap, iter_paths, parse_value
+from ttrain.config.loader import MAX_DEPTH, OVERRIDE_PREFIX, Location, SourceMap, iter_paths, parse_value
+
+_SHOWN_CHARS = 100  # of an override, in messages: a pasted 10,000-character value is not repeated whole
+
+
+def _where(override: str) -> str:
+    """``--set key.path=value``, shortened when long, for messages and the SourceMap."""
+    shown = override if len(override) <= _SHOWN_CHARS else override[: _SHOWN_CHARS - 3] + "..."
+    return OVERRIDE_PREFIX + shown
 
 
 def _error(override: str, message: str) -> ConfigError:
-    return ConfigError(ConfigIssue("", message, OVERRIDE_PREFIX + override))
+    return ConfigError(ConfigIssue("", message, _where(override)))
 
 
 def parse_override(override: str) -> tuple[tuple[str, ...], Any]:
@@ -26,9 +34,12 @@ def parse_override(override: str) -> tuple[tuple[str, ...], Any]:
     if not key:
         raise _error(override, "an override needs a key before '='")
     parts = tuple(part.strip() for part in key.split("."))
+    if len(parts) > MAX_DEPTH:
+        raise _error(override, f"a key path of {len(parts):,} parts is too long "
+                               f"(a config nests at most {MAX_DEPTH} levels)")
     if any(not part for part in parts):
         raise _error(override, f"empty name in the key path {key!r}")
-    return parts, parse_value(text, OVERRIDE_PREFIX + override)
+    return parts, parse_value(text, _where(override))
 
 
 def _step_into(container: Any, part: str, path: tuple[str | int, ...], override: str) -> tuple[Any, str | int]:
@@ -63,7 +74,7 @@ def apply_override(data: dict[str, Any], override: str, source: SourceMap) -> No
             container[key] = {}
         if not last:
             container = container[key]
-    location = Location(OVERRIDE_PREFIX + override)
+    location = Location(_where(override))
     source.forget(path)
     source.record(path, location)
     for sub_path in iter_paths(value, path):

@@ -2,19 +2,31 @@
 
 Each loader returns ``(features, targets)`` arrays: float32 features; targets as int64 class
 labels when every value is a whole number, float32 otherwise (regression).
+
+Files are opened through ``ttrain.input_files`` (regular files within the data size limit). An
+``.npz`` member is checked before it is decompressed: its declared size must be within the limit
+and hold the array its header declares (NumPy allocates the declared shape before reading). A
+CSV is converted row by row, and a line may not exceed MAX_CSV_LINE_CHARS, so memory stays a
+small multiple of the file's size.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import itertools
+import math
 import zipfile
 from os import PathLike
 from pathlib import Path
-from typing import Sequence
+from typing import IO, BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from ttrain.data.errors import DataError
+from ttrain.data.errors import DataError, file_problem
+from ttrain.input_files import DATA, check_size, format_size, open_input
+
+MAX_CSV_LINE_CHARS = 1 << 23  # a row of 500,000 15-digit numbers; wider rows belong in .npz
 
 
 def as_targets(values: np.ndarray) -> np.ndarray:
@@ -34,29 +46,62 @@ def _check_lengths(path: Path, features: np.ndarray, targets: np.ndarray) -> Non
         raise DataError(f"{path}: no samples")
 
 
+def _npz_member(names: set[str], key: str) -> str:
+    """The archive member ``np.load`` reads for ``key`` (``x`` or ``x.npy``)."""
+    return key if key in names else key + ".npy"
+
+
+def _check_npz_members(path: Path, file: BinaryIO, keys: Sequence[str]) -> None:
+    """Refuse, before decompressing, members that declare too much or less than their arrays need."""
+    with zipfile.ZipFile(file) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        members = [(key, infos.get(_npz_member(set(infos), key))) for key in keys]
+        check_size(sum(info.file_size for _, info in members if info is not None), DATA, file_problem(path),
+                   "its arrays declare, uncompressed,")
+        for key, info in members:
+            if info is None:
+                continue  # reported by np.load's own listing below
+            with archive.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(member)
+                except ValueError as exc:
+                    raise DataError(f"{path}: array {key!r} is not a readable .npy array ({exc})") from None
+            if dtype.hasobject:
+                raise DataError(f"{path}: array {key!r} holds Python objects, which cannot load without unpickling")
+            needed = math.prod(shape) * dtype.itemsize
+            if needed > info.file_size:
+                raise DataError(f"{path}: array {key!r} is damaged: its shape {shape} of {dtype} needs "
+                                f"{format_size(needed)}, its archive member holds {format_size(info.file_size)}")
+
+
 def read_npz_arrays(path: str | PathLike[str], keys: Sequence[str]) -> list[np.ndarray]:
     """The numeric arrays ``keys`` of an ``.npz`` file, each with a leading sample axis.
 
-    Never unpickles: object arrays are refused.
+    Never unpickles: object arrays are refused. Members are checked before they are decompressed
+    (see the module's docstring).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            found = sorted(archive.files)
-            missing = [k for k in keys if k not in found]
-            if missing:
-                raise DataError(
-                    f"{path}: no array named {', '.join(map(repr, missing))}; the file holds {found or 'no arrays'}"
-                )
-            arrays = [archive[k] for k in keys]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    except ValueError as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{path}: cannot load without unpickling ({exc})") from None
+    with open_input(path, DATA, file_problem(path)) as (file, _):
+        try:
+            _check_npz_members(path, file, keys)
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as archive:
+                found = sorted(archive.files)
+                missing = [k for k in keys if k not in found]
+                if missing:
+                    raise DataError(
+                        f"{path}: no array named {', '.join(map(repr, missing))}; the file holds {found or 'no arrays'}"
+                    )
+                arrays = [archive[k] for k in keys]
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+        except ValueError as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"{path}: cannot load without unpickling ({exc})") from None
     for key, array in zip(keys, arrays):
         if array.dtype.kind not in "biuf":
             raise DataError(f"{path}: array {key!r} has dtype {array.dtype}; expected numbers")
@@ -82,13 +127,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _raise_first_non_number(path: Path, body: list[tuple[int, list[str]]], names: list[str] | None) -> None:
-    """Raise a DataError naming the line and column of the first field that is not a number."""
-    for line, row in body:
-        for col, value in enumerate(row):
-            if not _is_number(value):
-                label = f"column {col}" + (f" ({names[col]!r})" if names else "")
-                raise DataError(f"{path}:{line}: {label}: {value!r} is not a number")
+def _raise_first_non_number(path: Path, line: int, row: list[str], names: list[str] | None) -> None:
+    """Raise a DataError naming the line and column of the first field of ``row`` that is not a number."""
+    for col, value in enumerate(row):
+        if not _is_number(value):
+            label = f"column {col}" + (f" ({names[col]!r})" if names else "")
+            raise DataError(f"{path}:{line}: {label}: {value!r} is not a number")
+
+
+def _bounded_lines(path: Path, text: IO[str]) -> Iterator[str]:
+    """The file's lines, refusing one longer than MAX_CSV_LINE_CHARS before it is all in memory."""
+    for number, line in enumerate(iter(lambda: text.readline(MAX_CSV_LINE_CHARS + 1), ""), start=1):
+        if len(line) > MAX_CSV_LINE_CHARS:
+            raise DataError(f"{path}:{number}: a line longer than {MAX_CSV_LINE_CHARS:,} characters; "
+                            "store rows this wide in an .npz file")
+        yield line
 
 
 def _target_index(path: Path, target_column: int | str, names: list[str] | None, width: int) -> int:
@@ -101,6 +154,33 @@ def _target_index(path: Path, target_column: int | str, names: list[str] | None,
     if not -width <= target_column < width:
         raise DataError(f"{path}: target_column {target_column} is out of range for {width} columns")
     return target_column % width
+
+
+def _read_table(
+    path: Path, rows: Iterator[tuple[int, list[str]]], header: bool | None
+) -> tuple[list[str] | None, np.ndarray]:
+    """The header's names (or None) and the float64 table, converting row by row as they are read."""
+    first = next(rows, None)
+    if first is None:
+        raise DataError(f"{path}: empty file")
+    if header is None:
+        header = not all(_is_number(v) for v in first[1])
+    names = [v.strip() for v in first[1]] if header else None
+    width = len(names) if names is not None else len(first[1])
+    values = []
+    for line, row in rows if header else itertools.chain([first], rows):
+        if len(row) != width:
+            raise DataError(f"{path}:{line}: {len(row)} columns, expected {width} like the first row")
+        if width < 2:
+            raise DataError(f"{path}: needs at least two columns (features and a target), found {width}")
+        try:
+            values.append(np.array(row, dtype=np.float64))
+        except ValueError:
+            _raise_first_non_number(path, line, row, names)
+            raise DataError(f"{path}:{line}: cannot read the fields as numbers") from None
+    if not values:
+        raise DataError(f"{path}: no data rows")
+    return names, np.stack(values)
 
 
 def load_csv(
@@ -116,32 +196,14 @@ def load_csv(
     fields is not a number.
     """
     path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            rows = [(n, row) for n, row in enumerate(csv.reader(f, delimiter=delimiter), start=1) if row]
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: empty file")
-    if header is None:
-        header = not all(_is_number(v) for v in rows[0][1])
-    names = [v.strip() for v in rows[0][1]] if header else None
-    body = rows[1:] if header else rows
-    if not body:
-        raise DataError(f"{path}: no data rows")
-    width = len(names) if names is not None else len(body[0][1])
-    for line, row in body:
-        if len(row) != width:
-            raise DataError(f"{path}:{line}: {len(row)} columns, expected {width} like the first row")
-    if width < 2:
-        raise DataError(f"{path}: needs at least two columns (features and a target), found {width}")
-    try:
-        table = np.array([row for _, row in body], dtype=np.float64)
-    except ValueError:
-        _raise_first_non_number(path, body, names)
-        raise DataError(f"{path}: cannot read the fields as numbers") from None
+    with open_input(path, DATA, file_problem(path)) as (file, _):
+        text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # -sig: drop a spreadsheet's BOM
+        reader = csv.reader(_bounded_lines(path, text), delimiter=delimiter)
+        try:
+            names, table = _read_table(path, ((reader.line_num, row) for row in reader if row), header)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    width = table.shape[1]
     target = _target_index(path, target_column, names, width)
     features = np.delete(table, target, axis=1).astype(np.float32)
     return features, as_targets(table[:, target])

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Mapping
 
 import numpy as np
 
+from ttrain.input_files import CHECKPOINT, read_input
 from ttrain.training.write_errors import writing
 
 FORMAT_NAME = "ttrain.checkpoint"
@@ -36,7 +37,12 @@ FORMAT_VERSION = 1
 REQUIRED_METADATA = ("format_version", "ttrain_version", "tensors_sha256", "config", "epoch", "global_step")
 CALLER_METADATA = REQUIRED_METADATA[3:]
 
-_MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
+_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit (MAX_HEADER_SIZE in its tensor.rs)
+_MAX_TENSORS = 100_000  # a large model with its optimizer state has a few thousand
+# A config nests at most 64 levels (ttrain.config.loader.MAX_DEPTH), a --set value 64 more below
+# its key, and the config sits one level down in the metadata; the limit keeps merge_state and
+# every other pass over the metadata far from Python's recursion limit.
+_MAX_METADATA_DEPTH = 200
 _ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
              "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8}
 _FOREIGN_MAGIC = (  # (prefix, what the file is) for files that are clearly not safetensors
@@ -257,14 +263,8 @@ def save_checkpoint(path: str | Path, tensors: Mapping[str, np.ndarray], metadat
 
 
 def _read(path: Path) -> bytes:
-    if not path.exists():
-        raise _error(path, "no such file")
-    if path.is_dir():
-        raise _error(path, "is a directory, not a checkpoint file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise _error(path, f"cannot read it: {exc.strerror or exc}") from None
+    """The file's bytes: a regular file within the checkpoint size limit (ttrain.input_files)."""
+    return read_input(path, CHECKPOINT, lambda problem: _error(path, problem))
 
 
 def _foreign_format(raw: bytes) -> str | None:
@@ -290,17 +290,27 @@ def _parse_header(path: Path, raw: bytes) -> tuple[dict[str, Any], int]:
         raise _error(path, f"is {foreign}, not a safetensors checkpoint; ttrain never unpickles files")
     if len(raw) < 8:
         raise _error(path, f"is truncated: {len(raw)} bytes is too short for a safetensors header")
-    if length < 2 or length > _MAX_HEADER_BYTES:
+    if length < 2:
         raise _error(path, f"is not a safetensors file (impossible header length {length})")
+    if length > _MAX_HEADER_BYTES:
+        raise _error(path, f"is not a safetensors file (impossible header length {length}: "
+                           f"safetensors allows at most {_MAX_HEADER_BYTES:,} bytes)")
     if 8 + length > len(raw):
         raise _error(path, f"is truncated or damaged: the header needs {length} bytes, "
                            f"the file has {len(raw) - 8} after the length")
     try:
         header = json.loads(raw[8:8 + length].decode("utf-8"))
+    except RecursionError:
+        raise _error(path, "is damaged or not a safetensors file: its header nests too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _error(path, "is damaged or not a safetensors file: its header is not valid JSON") from None
+    except ValueError:  # Python reads no integer of over 4,300 digits
+        raise _error(path, "is damaged or not a safetensors file: its header holds a number too long to read") from None
     if not isinstance(header, dict):
         raise _error(path, "is damaged or not a safetensors file: its header is not a JSON object")
+    count = len(header) - ("__metadata__" in header)
+    if count > _MAX_TENSORS:
+        raise _error(path, f"is damaged: its header lists {count:,} tensors (at most {_MAX_TENSORS:,})")
     return header, 8 + length
 
 
@@ -331,6 +341,18 @@ def _check_layout(path: Path, header: dict[str, Any], data_size: int) -> None:
         raise _error(path, f"is damaged: {data_size - position} unexpected bytes after the tensor data")
 
 
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON data nests lists and objects more than ``limit`` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def _parse_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
     """The checked metadata: ttrain format, supported version, intact, all required keys."""
     fields = header.get("__metadata__")
@@ -348,8 +370,15 @@ def _parse_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
         raise _error(path, "is damaged: its metadata does not match its checksum")
     try:
         metadata = json.loads(text)
+        too_deep = _nested_deeper_than(metadata, _MAX_METADATA_DEPTH)
+    except RecursionError:  # json's own limit, far past ours
+        too_deep = True
     except json.JSONDecodeError:
         raise _error(path, "is damaged: its metadata is not valid JSON") from None
+    except ValueError:  # Python reads no integer of over 4,300 digits
+        raise _error(path, "is damaged: its metadata holds a number too long to read") from None
+    if too_deep:
+        raise _error(path, f"is damaged: its metadata nests deeper than {_MAX_METADATA_DEPTH} levels")
     if not isinstance(metadata, dict):
         raise _error(path, "is damaged: its metadata is not a JSON object")
     missing = [key for key in REQUIRED_METADATA if key not in metadata]

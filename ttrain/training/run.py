@@ -176,18 +176,15 @@ def evaluate(
 
 
 def _read_inputs(path: Path) -> np.ndarray:
-    """Inputs from an `.npz` file (its array `x`) or an IDX file (gzip or raw)."""
+    """Inputs from an `.npz` file (its array `x`) or an IDX file (gzip or raw): at least one sample."""
     from ttrain.data.errors import DataError
     from ttrain.data.idx import read_idx
+    from ttrain.data.sources import read_npz_arrays
 
-    if path.suffix == ".npz":
-        from ttrain.data.sources import read_npz_arrays
-
-        return read_npz_arrays(path, ["x"])[0]
-    try:
-        return read_idx(path)
-    except OSError as error:
-        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    inputs = read_npz_arrays(path, ["x"])[0] if path.suffix == ".npz" else read_idx(path)
+    if len(inputs) == 0:
+        raise DataError(f"{path}: no samples to predict (its shape is {inputs.shape})")
+    return inputs
 
 
 def _probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
