@@ -1,4 +1,5 @@
-"""Map failures to exit codes and short messages: 2 bad input, 1 training failed, 130 interrupted."""
+"""Map failures to exit codes and short messages: 2 bad input, 1 training failed, 128 + n for a
+stop signal n (130 SIGINT / Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ttrain.cli.output import print_json
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT; every stop signal n exits 128 + n, as a shell reports a process it killed
+EXIT_SIGNAL_BASE = 128
 
 
 def _classify(error: BaseException) -> int | None:
@@ -28,7 +30,9 @@ def _classify(error: BaseException) -> int | None:
         return EXIT_BAD_INPUT
     if isinstance(error, TrainingFailed):
         return EXIT_TRAINING_FAILED
-    if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
+    if isinstance(error, TrainingInterrupted):
+        return EXIT_SIGNAL_BASE + int(error.signal_number)
+    if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     return None
 
@@ -43,7 +47,7 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         if code is None:
             raise
         message = str(error) or type(error).__name__
-        if code == EXIT_INTERRUPTED and not message.startswith("interrupted"):
+        if code > EXIT_SIGNAL_BASE and not message.startswith("interrupted"):
             message = f"interrupted: {message}" if str(error) else "interrupted"
         label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")
         print(f"{label}: {message}", file=sys.stderr)

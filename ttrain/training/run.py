@@ -16,6 +16,7 @@ from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
+from ttrain.training.signals import StopSignals, signal_name
 from ttrain.training.trainer import Trainer, TrainingInterrupted
 
 
@@ -27,7 +28,10 @@ def fit(
 ) -> dict[str, Any]:
     """Train `config` into a new run directory and return a JSON-able summary.
 
-    `console` (a Rich Console) receives progress output; None trains silently.
+    `resume` is a checkpoint to continue from, exactly, from the step after it (see
+    `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
+    progress output; None trains silently. A stop signal (SIGINT, SIGTERM, SIGHUP) from the start
+    of training to the summary saves `last` and raises `TrainingInterrupted` naming it.
     """
     started = time.perf_counter()
     experiment = build_experiment(config, source)
@@ -49,8 +53,10 @@ def fit(
         save_last=config.checkpoint.save_last,
         save_best=config.checkpoint.save_best,
         every_n_epochs=config.checkpoint.every_n_epochs,
+        every_n_steps=config.checkpoint.every_n_steps,
     )
-    callbacks = experiment.trainer.callbacks.callbacks
+    trainer = experiment.trainer
+    callbacks = trainer.callbacks.callbacks
     callbacks.insert(0, MetricsLogger(run_dir))
     if console is not None:
         callbacks.append(ProgressReporter(console, log_every=config.trainer.log_every))
@@ -63,13 +69,28 @@ def fit(
             shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
             raise
         _carry_best(resume, checkpoint)
-    try:
-        experiment.trainer.fit(experiment.train_loader, experiment.eval_loaders)
-    except TrainingInterrupted as error:
-        if not checkpoint.last_path.exists():
-            raise
-        raise TrainingInterrupted(f"{error}; the model so far is saved in {checkpoint.last_path}") from None
-    return _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+    # The trainer handles the signals while it fits; this outer scope catches one that comes
+    # after it returns, while the summary is made, so that too ends in a checkpoint and 128+n.
+    with StopSignals(trainer.request_stop):
+        try:
+            trainer.fit(experiment.train_loader, experiment.eval_loaders)
+        except TrainingInterrupted as error:
+            raise _naming_checkpoint(error, checkpoint) from None
+        summary = _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+        if trainer.stop_signal is not None:
+            checkpoint.on_interrupt(trainer)
+            late = TrainingInterrupted(
+                f"interrupted by {signal_name(trainer.stop_signal)} after training ended", trainer.stop_signal)
+            raise _naming_checkpoint(late, checkpoint) from None
+    return summary
+
+
+def _naming_checkpoint(error: TrainingInterrupted, checkpoint: ModelCheckpoint) -> TrainingInterrupted:
+    """`error`, saying where the checkpoint to resume from is."""
+    if not checkpoint.last_path.exists():
+        return error
+    return TrainingInterrupted(
+        f"{error}; the model so far is saved in {checkpoint.last_path} (continue with --resume)", error.signal_number)
 
 
 def _carry_best(resumed: Path, checkpoint: ModelCheckpoint) -> None:
@@ -95,6 +116,7 @@ def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path,
         "run_dir": str(run_dir),
         "epochs": experiment.trainer.epoch,
         "global_step": experiment.trainer.global_step,
+        "epoch_step": experiment.trainer.epoch_step,  # steps into an unfinished epoch (trainer.max_steps)
         "stopped_early": experiment.trainer.should_stop,
         "final": history[-1] if history else {},
         "best": {
