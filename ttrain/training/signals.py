@@ -5,11 +5,18 @@ terminal), a person with Ctrl-C. All three mean "save and go": while `StopSignal
 their handler only records the signal and calls ``on_signal``; it never raises, so a signal that
 arrives in the middle of a checkpoint save (or a second Ctrl-C) cannot tear the save apart. The
 run checks for the request at its safe points and exits with ``128 + signal number``.
+
+Which signal came first decides the exit code. CPython runs the Python-level handlers of signals
+pending together in signal-number order (a SIGINT before a SIGTERM sent just before it), so the
+order is read from the wakeup fd, where the C-level handler writes each signal's number as it
+arrives.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import threading
 from typing import Any, Callable
 
@@ -34,18 +41,42 @@ class StopSignals:
     def __init__(self, on_signal: Callable[[int], None]) -> None:
         self.on_signal = on_signal
         self._previous: dict[int, Any] = {}
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._previous_wakeup_fd = -1
 
     def __enter__(self) -> "StopSignals":
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        self._wakeup = (reader, writer)
+        self._previous_wakeup_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
+    def _arrived(self) -> list[int]:
+        """The signal numbers the wakeup fd holds, in the order they arrived."""
+        if self._wakeup is None:
+            return []
+        arrived = b""
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while chunk := self._wakeup[0].recv(256):
+                arrived += chunk
+        return [n for n in arrived if n in STOP_SIGNALS]
+
     def _handle(self, signum: int, _frame: Any) -> None:
-        self.on_signal(signum)
+        for arrived in self._arrived() or [signum]:
+            self.on_signal(arrived)
 
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():
             # None means the handler was not set from Python; the default is the closest to it.
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous.clear()
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+            for end in self._wakeup:
+                end.close()
+            self._wakeup = None
