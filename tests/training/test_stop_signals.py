@@ -160,3 +160,26 @@ def test_fit_outside_the_main_thread_installs_no_handlers(tmp_path: Path) -> Non
     thread.start()
     thread.join()
     assert errors == [] and experiment.trainer.epoch == 3
+
+
+def test_two_callbacks_of_one_class_keep_their_own_state(tmp_path: Path) -> None:
+    from ttrain.training import EarlyStopping
+
+    def with_stoppers() -> tuple[Any, list[EarlyStopping]]:
+        experiment, _ = build(tmp_path, "stoppers")
+        stoppers = [EarlyStopping("val.loss"), EarlyStopping("val.accuracy", "max"), EarlyStopping("val.accuracy", "max")]
+        experiment.trainer.callbacks.callbacks[:0] = stoppers
+        return experiment, stoppers
+
+    experiment, stoppers = with_stoppers()
+    for wait, stopper in enumerate(stoppers):
+        stopper.wait, stopper.best = wait, 0.5 + wait
+    save_snapshot(tmp_path / "state.safetensors", experiment)
+    _, metadata = load_checkpoint(tmp_path / "state.safetensors")
+    assert sorted(metadata["callbacks"]) == [
+        "EarlyStopping[val.accuracy,max]", "EarlyStopping[val.accuracy,max]#2", "EarlyStopping[val.loss,min]",
+        "ModelCheckpoint[val.loss,min]",
+    ]
+    restored, fresh = with_stoppers()
+    restore_snapshot(tmp_path / "state.safetensors", restored)
+    assert [(s.wait, s.best) for s in fresh] == [(0, 0.5), (1, 1.5), (2, 2.5)]
