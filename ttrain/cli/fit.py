@@ -14,6 +14,8 @@ from ttrain.cli.output import print_json
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ttrain.training.resume import ResumeChoice
+
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", metavar="KEY.PATH=VALUE", help="Override a config key: key.path=value (YAML-typed). Repeatable."),
@@ -39,7 +41,7 @@ def fit(
 
         cfg, source = load_config(config, set_ or [])
         console = None if quiet else Console(stderr=json_output, highlight=False)
-        checkpoint = _resume_checkpoint(resume, cfg) if resume is not None else None
+        checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
         summary = run.fit(cfg, source, resume=checkpoint, console=console)
         if json_output:
             print_json(summary)
@@ -47,11 +49,8 @@ def fit(
             _print_summary(console, summary)
 
 
-def _resume_checkpoint(resume: str, cfg) -> Optional[Path]:
-    """The checkpoint `--resume` names, with a warning on stderr for each damaged one passed over."""
-    from ttrain.training.resume import find_resume_checkpoint
-
-    choice = find_resume_checkpoint(resume, cfg.trainer.output_dir, cfg.name or "run")
+def _report_resume_choice(choice: ResumeChoice, resume: str) -> Optional[Path]:
+    """The checkpoint to resume from, after a warning on stderr for each damaged one passed over."""
     for path, reason in choice.skipped:
         print(f"warning: skipping damaged checkpoint {path}: {reason}", file=sys.stderr)
     if choice.path is None:

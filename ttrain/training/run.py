@@ -14,6 +14,7 @@ from ttrain.config import Config, ConfigError, ConfigIssue, SourceMap, config_fr
 from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
 from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
+from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
 from ttrain.training.signals import StopSignals, signal_name
@@ -39,7 +40,7 @@ def fit(
         # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
         load_checkpoint(resume)
     try:
-        run_dir = create_run_dir(config.trainer.output_dir, config.name or "run")
+        run_dir = create_run_dir(config.trainer.output_dir, _run_name(config))
     except OSError as error:
         where = str(source.locate(["trainer", "output_dir"])) if source is not None else None
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
@@ -83,6 +84,17 @@ def fit(
                 f"interrupted by {signal_name(trainer.stop_signal)} after training ended", trainer.stop_signal)
             raise _naming_checkpoint(late, checkpoint) from None
     return summary
+
+
+def _run_name(config: Config) -> str:
+    """The folder under trainer.output_dir that holds this config's numbered runs."""
+    return config.name or "run"
+
+
+def resume_checkpoint(config: Config, resume: str | Path) -> ResumeChoice:
+    """The checkpoint `fit --resume` names (a file, a run directory, or `auto`: the newest valid
+    one among this config's runs), with the damaged ones passed over (see `find_resume_checkpoint`)."""
+    return find_resume_checkpoint(resume, config.trainer.output_dir, _run_name(config))
 
 
 def _naming_checkpoint(error: TrainingInterrupted, checkpoint: ModelCheckpoint) -> TrainingInterrupted:
