@@ -183,3 +183,34 @@ def test_two_callbacks_of_one_class_keep_their_own_state(tmp_path: Path) -> None
     restored, fresh = with_stoppers()
     restore_snapshot(tmp_path / "state.safetensors", restored)
     assert [(s.wait, s.best) for s in fresh] == [(0, 0.5), (1, 1.5), (2, 2.5)]
+
+
+def test_a_signal_after_the_last_epoch_is_honoured(tmp_path: Path) -> None:
+    from ttrain.training import Callback
+
+    class SignalAtEnd(Callback):
+        def on_fit_end(self, trainer: Any) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    experiment, checkpoint = build(tmp_path, "end")
+    experiment.trainer.callbacks.callbacks.insert(0, SignalAtEnd())
+    with pytest.raises(TrainingInterrupted, match="by SIGTERM after epoch 3, step 18"):
+        fit(experiment)
+    assert load_checkpoint(checkpoint.last_path)[1]["epoch"] == 3
+
+
+def test_a_signal_while_the_summary_is_made_is_honoured(tmp_path: Path, monkeypatch) -> None:
+    from ttrain.training import run
+
+    make_summary = run._summary
+
+    def summary_interrupted(*args: Any) -> dict[str, Any]:
+        os.kill(os.getpid(), signal.SIGHUP)
+        return make_summary(*args)
+
+    monkeypatch.setattr(run, "_summary", summary_interrupted)
+    config = config_from_dict(merged(BASE, {**CHANGES, "trainer": {"epochs": 1, "output_dir": str(tmp_path)}}))
+    with pytest.raises(TrainingInterrupted, match="by SIGHUP after training ended; the model so far is saved in") as raised:
+        run.fit(config)
+    assert raised.value.signal_number == signal.SIGHUP
+    assert load_checkpoint(tmp_path / "run" / "1" / "checkpoints" / "last.safetensors")[1]["epoch"] == 1

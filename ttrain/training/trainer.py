@@ -106,8 +106,7 @@ class Trainer:
         self.should_stop = False
         self.steps_per_epoch = 0
         self.progress: EpochProgress | None = None  # the epoch under way, None between epochs
-        self.stop_signal: int | None = None  # the first stop signal (or request) received
-        self._train_loader: Any = None
+        self.stop_signal: int | None = None  # the first stop signal (or request) not yet honoured
 
     @property
     def epoch_step(self) -> int:
@@ -120,7 +119,6 @@ class Trainer:
         the history. Continues a loaded `state_dict` from the step after it."""
         eval_loaders = dict(eval_loaders or {})
         self.steps_per_epoch = len(train_loader)
-        self._train_loader = train_loader
         try:
             # The loop checks the loss itself and stops with a clear TrainingFailed; NumPy's
             # overflow warnings on the way there would only bury that message.
@@ -274,7 +272,8 @@ class Trainer:
             where = f"at epoch {self.epoch + 1}, step {self.global_step}"
         else:
             where = f"after epoch {self.epoch}, step {self.global_step}"
-        raise TrainingInterrupted(f"interrupted by {signal_name(self.stop_signal)} {where}", self.stop_signal)
+        signum, self.stop_signal = self.stop_signal, None  # honoured: a later fit() continues
+        raise TrainingInterrupted(f"interrupted by {signal_name(signum)} {where}", signum)
 
     # ---- checkpoint state --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
