@@ -10,6 +10,8 @@ batch, a last batch smaller than the others, a validation split.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 
 from ttrain.training.checkpoint import load_checkpoint
 
-from .helpers import without_timings
+from .helpers import subprocess_env, without_timings
 
 # 48 training samples after the split, batches of 10: 5 steps an epoch (the last of 8), N = 10.
 MATRIX = """\
@@ -91,21 +93,26 @@ def _resume_in_fresh_processes(ttrain_process, config: Path, out: Path, k: int, 
     assert_same_end(json.loads(resumed.stdout), straight)
 
 
-def _straight_run(ttrain_process, config: Path, out: Path) -> dict[str, Any]:
-    result = ttrain_process("fit", config, "--json", "--set", f"trainer.output_dir={out}")
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    """The config on disk and its uninterrupted run in a fresh process (shared by the tests below)."""
+    folder = tmp_path_factory.mktemp("straight")
+    config = folder / "matrix.yaml"
+    config.write_text(MATRIX, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "ttrain", "fit", str(config), "--json", "--set",
+                             f"trainer.output_dir={folder / 'runs'}"], capture_output=True, text=True, env=subprocess_env())
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return config, json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("k", [3, 7])
-def test_resume_in_a_fresh_process_is_exact(matrix_config: Path, ttrain_process, tmp_path: Path, k: int) -> None:
-    out = tmp_path / "runs"
-    straight = _straight_run(ttrain_process, matrix_config, tmp_path / "straight")
-    _resume_in_fresh_processes(ttrain_process, matrix_config, out, k, straight)
+def test_resume_in_a_fresh_process_is_exact(straight_run, ttrain_process, tmp_path: Path, k: int) -> None:
+    config, straight = straight_run
+    _resume_in_fresh_processes(ttrain_process, config, tmp_path / "runs", k, straight)
 
 
 @pytest.mark.slow
-def test_resume_after_every_step_in_fresh_processes_is_exact(matrix_config: Path, ttrain_process, tmp_path: Path) -> None:
-    straight = _straight_run(ttrain_process, matrix_config, tmp_path / "straight")
+def test_resume_after_every_step_in_fresh_processes_is_exact(straight_run, ttrain_process, tmp_path: Path) -> None:
+    matrix_config, straight = straight_run
     for k in range(1, STEPS):
         _resume_in_fresh_processes(ttrain_process, matrix_config, tmp_path / f"runs{k}", k, straight)
