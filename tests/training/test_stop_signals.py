@@ -214,3 +214,25 @@ def test_a_signal_while_the_summary_is_made_is_honoured(tmp_path: Path, monkeypa
         run.fit(config)
     assert raised.value.signal_number == signal.SIGHUP
     assert load_checkpoint(tmp_path / "run" / "1" / "checkpoints" / "last.safetensors")[1]["epoch"] == 1
+
+
+def test_a_position_that_does_not_fit_the_data_is_a_checkpoint_error(tmp_path: Path) -> None:
+    from ttrain.training.checkpoint import CheckpointError, save_checkpoint
+
+    experiment, checkpoint = build(tmp_path, "part")
+    experiment.trainer.max_steps = 3
+    fit(experiment)
+    tensors, metadata = load_checkpoint(checkpoint.last_path)
+    progress = metadata["trainer"]["epoch_progress"]
+    for broken in ({"steps": 2}, {"data": None}):
+        saved = {**metadata, "trainer": {**metadata["trainer"], "epoch_progress": {**progress, **broken}}}
+        for key in ("format_version", "ttrain_version", "tensors_sha256"):
+            saved.pop(key)
+        save_checkpoint(tmp_path / "broken.safetensors", tensors, saved)
+        with pytest.raises(CheckpointError, match="saved position does not match"):
+            restore_snapshot(tmp_path / "broken.safetensors", build(tmp_path, "again")[0])
+    tensors["trainer.epoch_progress.data.order"] = tensors["trainer.epoch_progress.data.order"][:-1]
+    save_checkpoint(tmp_path / "short.safetensors", tensors, {k: v for k, v in metadata.items() if k not in (
+        "format_version", "ttrain_version", "tensors_sha256")})
+    with pytest.raises(CheckpointError, match="does not fit a dataset"):
+        restore_snapshot(tmp_path / "short.safetensors", build(tmp_path, "again")[0])

@@ -108,7 +108,8 @@ def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
             _check_schedule_lengths(path, planned, _schedule_lengths(experiment.scheduler))
         trainer.load_state_dict(merge_state(metadata["trainer"], tensors))
         if trainer.progress is not None and trainer.progress.data is not None:
-            experiment.train_loader.load_state_dict(trainer.progress.data)  # checked here, not at the first step
+            # Checked here, so that a position that does not fit the data is a CheckpointError.
+            experiment.train_loader.load_state_dict(trainer.progress.data)
         default_generator().set_state(metadata["rng"]["global"])
         experiment.shuffle_generator.set_state(metadata["rng"]["shuffle"])
         _restore_callbacks(trainer.callbacks.callbacks, metadata.get("callbacks", {}))

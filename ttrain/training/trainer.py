@@ -53,8 +53,11 @@ class EpochProgress:
         running = RunningMean()
         running.load_state_dict(state["running"])
         data = state.get("data")
-        return cls(int(state["steps"]), int(state["samples"]), float(state["seconds"]), bool(state["train_done"]),
-                   running, dict(data) if data is not None else None)
+        progress = cls(int(state["steps"]), int(state["samples"]), float(state["seconds"]), bool(state["train_done"]),
+                       running, dict(data) if data is not None else None)
+        if progress.steps and not progress.train_done and (data is None or data.get("batches_done") != progress.steps):
+            raise ValueError(f"the data loader's saved position does not match the {progress.steps} steps done")
+        return progress
 
 
 class Trainer:
