@@ -41,14 +41,18 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> Non
         time.sleep(0.05)
 
 
-def signal_running_fit(config: Path, out: Path, *signals: int) -> tuple[subprocess.CompletedProcess, Path]:
-    """Start an endless fit, send `signals` once `last` exists; (its result, the `last` path)."""
+def signal_running_fit(config: Path, out: Path, *signals: int, gap: float = 0.1) -> tuple[subprocess.CompletedProcess, Path]:
+    """Start an endless fit, send `signals` `gap` seconds apart once `last` exists; (its result, the `last` path)."""
     process = start_fit(config, out, *ENDLESS)
     last = out / config.stem / "1" / "checkpoints" / "last.safetensors"
     try:
         wait_for(last, process)
         time.sleep(0.3)  # well inside training, not at its first step
-        for signum in signals:
+        for index, signum in enumerate(signals):
+            if index:
+                # Signals pending together are delivered lowest number first: which came first is
+                # only known once the first has reached the process.
+                time.sleep(gap)
             process.send_signal(signum)
         sent = time.monotonic()
         stdout, stderr = process.communicate(timeout=60)
@@ -85,13 +89,21 @@ def test_each_stop_signal_saves_last_and_exits_128_plus_n(write_config, fit_json
     continue_from(fit_json, config, last, steps_more=7)
 
 
-def test_a_second_signal_right_after_the_first_keeps_the_first_ones_exit_code(write_config, tmp_path: Path) -> None:
+def test_more_signals_soon_after_the_first_keep_the_first_ones_exit_code(write_config, tmp_path: Path) -> None:
     config = write_config(MATRIX, "endless.yaml")
     result, last = signal_running_fit(config, tmp_path / "runs", signal.SIGTERM, signal.SIGINT, signal.SIGINT)
     assert result.returncode == 143, result.stderr
     assert "Traceback" not in result.stderr
     load_checkpoint(last)  # whole and verified
     assert not [p for p in last.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_signals_back_to_back_never_kill_the_process(write_config, tmp_path: Path) -> None:
+    config = write_config(MATRIX, "endless.yaml")
+    result, last = signal_running_fit(config, tmp_path / "runs", signal.SIGTERM, signal.SIGINT, signal.SIGHUP, gap=0)
+    assert result.returncode in (130, 143, 129), result.stderr  # the order of simultaneous signals is lost
+    assert "Traceback" not in result.stderr and str(last) in result.stderr
+    load_checkpoint(last)
 
 
 def test_a_signal_during_evaluation_is_honoured(write_config, tmp_path: Path) -> None:
@@ -116,3 +128,36 @@ def test_a_signal_during_evaluation_is_honoured(write_config, tmp_path: Path) ->
     _, metadata = load_checkpoint(last)
     assert metadata["trainer"]["epoch_progress"]["train_done"] is True
     # (tests/training/test_stop_signals.py shows that resuming from such a checkpoint is exact)
+
+
+SLOW_COMMAND = """
+import time, typer
+from ttrain.cli.errors import user_errors
+from ttrain.signals import exit_on_stop_signals
+app = typer.Typer()
+@app.command()
+def work() -> None:
+    with user_errors():
+        print("ready", flush=True)
+        time.sleep(60)  # as a long data download or load before training would
+with exit_on_stop_signals():
+    app()
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_signal_before_training_exits_128_plus_n_with_a_message(signum: int, code: int) -> None:
+    process = subprocess.Popen([sys.executable, "-c", SLOW_COMMAND], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=subprocess_env())
+    try:
+        assert process.stdout.readline() == "ready\n", process.communicate()
+        process.send_signal(signum)
+        time.sleep(0.1)
+        process.send_signal(signal.SIGINT)  # a second one while it exits changes nothing
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == code, stderr
+    assert f"stopped: interrupted by {signal.Signals(signum).name}" in stderr and "Traceback" not in stderr

@@ -30,10 +30,9 @@ def _classify(error: BaseException) -> int | None:
         return EXIT_BAD_INPUT
     if isinstance(error, TrainingFailed):
         return EXIT_TRAINING_FAILED
-    if isinstance(error, TrainingInterrupted):
-        return EXIT_SIGNAL_BASE + int(error.signal_number)
-    if isinstance(error, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+    if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
+        # StopSignalReceived (a KeyboardInterrupt) and TrainingInterrupted say which signal it was.
+        return EXIT_SIGNAL_BASE + int(getattr(error, "signal_number", EXIT_INTERRUPTED - EXIT_SIGNAL_BASE))
     return None
 
 

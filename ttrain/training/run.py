@@ -17,7 +17,7 @@ from ttrain.training.experiment import Experiment, build_datasets, build_experim
 from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
-from ttrain.training.signals import StopSignals, signal_name
+from ttrain.signals import StopSignals, signal_name
 from ttrain.training.trainer import Trainer, TrainingInterrupted
 
 

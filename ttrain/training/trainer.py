@@ -13,7 +13,7 @@ import numpy as np
 from ttrain.autograd.grad_mode import no_grad
 from ttrain.training.callbacks.base import Callback, CallbackList
 from ttrain.training.metrics import RunningMean, accuracy
-from ttrain.training.signals import StopSignals, signal_name
+from ttrain.signals import StopSignals, signal_name
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 

@@ -18,11 +18,54 @@ import contextlib
 import signal
 import socket
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 STOP_SIGNALS: tuple[int, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+
+
+# The first stop signal this process received in any StopSignals scope; the process-wide handlers
+# of `exit_on_stop_signals` ignore every signal after it.
+_first_received: int | None = None
+
+
+class StopSignalReceived(KeyboardInterrupt):
+    """A stop signal arrived outside training (while data loads, say): the process should exit
+    with 128 + `signal_number`. A KeyboardInterrupt, as Python's own SIGINT handling raises."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"interrupted by {signal_name(signal_number)}")
+        self.signal_number = signal_number
+
+
+@contextlib.contextmanager
+def exit_on_stop_signals() -> Iterator[None]:
+    """Handle the stop signals for a whole command-line process (main thread only): the first
+    raises `StopSignalReceived`, wherever the program is; any after a first one, here or inside
+    a `StopSignals` scope, is ignored, so a process already stopping (saving, printing where the
+    checkpoint is, shutting down) is never killed by a second signal.
+
+    On leaving, once a stop signal has arrived, the signals are left ignored: the interpreter's
+    shutdown resets Python-level handlers to the default, which a late signal would die of.
+    """
+
+    def handle(signum: int, _frame: Any) -> None:
+        global _first_received
+        if _first_received is None:
+            _first_received = signum
+            raise StopSignalReceived(signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, handle)
+    try:
+        yield
+    finally:
+        if main and _first_received is not None:
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def signal_name(signum: int) -> str:
@@ -67,7 +110,10 @@ class StopSignals:
         return [n for n in arrived if n in STOP_SIGNALS]
 
     def _handle(self, signum: int, _frame: Any) -> None:
+        global _first_received
         for arrived in self._arrived() or [signum]:
+            if _first_received is None:
+                _first_received = arrived
             self.on_signal(arrived)
 
     def __exit__(self, *exc: object) -> None:
