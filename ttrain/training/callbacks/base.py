@@ -15,7 +15,8 @@ class Callback:
         """Before the first epoch."""
 
     def on_train_epoch_start(self, trainer: "Trainer") -> None:
-        """Before an epoch's first step (`trainer.epoch` is the epoch about to run, from 1)."""
+        """Before an epoch's first step (`trainer.epoch` + 1 is the epoch about to run); for an
+        epoch continued from a checkpoint, before its next step (`trainer.epoch_step` are done)."""
 
     def on_train_batch_end(self, trainer: "Trainer", loss: float, batch_size: int) -> None:
         """After each optimizer step."""
