@@ -4,6 +4,7 @@ stop signal n (130 SIGINT / Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from typing import Iterator
 
@@ -32,7 +33,7 @@ def _classify(error: BaseException) -> int | None:
         return EXIT_TRAINING_FAILED
     if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
         # StopSignalReceived (a KeyboardInterrupt) and TrainingInterrupted say which signal it was.
-        return EXIT_SIGNAL_BASE + int(getattr(error, "signal_number", EXIT_INTERRUPTED - EXIT_SIGNAL_BASE))
+        return EXIT_SIGNAL_BASE + int(getattr(error, "signal_number", signal.SIGINT))
     return None
 
 
