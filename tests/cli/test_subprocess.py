@@ -142,10 +142,11 @@ def test_ctrl_c_saves_last_and_exits_130(write_config, tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 130, stderr
     last = out / "mnist" / "1" / "checkpoints" / "last.safetensors"
-    assert "interrupted at epoch" in stderr and str(last) in stderr
+    assert "interrupted by SIGINT" in stderr and str(last) in stderr
     assert "Traceback" not in stderr
     tensors, metadata = load_checkpoint(last)
-    assert metadata["epoch"] >= 1 and metadata["global_step"] > 8  # past epoch 1's 8 steps
+    # Epoch 1's 8 steps are done; the signal may land at the epoch boundary (during its saves).
+    assert metadata["epoch"] >= 1 and metadata["global_step"] >= 8
     assert any(name.startswith("model.") for name in tensors)
 
 

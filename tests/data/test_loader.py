@@ -119,3 +119,39 @@ def test_array_datasets_batch_without_a_per_sample_loop(monkeypatch):
     ds = _dataset(10)
     monkeypatch.setattr(type(ds), "__getitem__", refuse)
     assert sorted(_order(DataLoader(ds, batch_size=3, shuffle=True, generator=0))) == list(range(10))
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_a_loader_resumes_an_epoch_at_any_batch_with_its_order(shuffle, k):
+    loader = DataLoader(_dataset(10), batch_size=3, shuffle=shuffle, generator=ttrain.Generator(4))
+    straight = [_order(loader) for _ in range(2)]
+    loader = DataLoader(_dataset(10), batch_size=3, shuffle=shuffle, generator=ttrain.Generator(4))
+    taken = []
+    for i, (_, y) in enumerate(loader):
+        if i == k:
+            break
+        taken += y.numpy().tolist()
+    state = loader.state_dict()
+    assert state["batches_done"] == k + 1
+    stream = loader.generator.get_state()
+
+    resumed = DataLoader(_dataset(10), batch_size=3, shuffle=shuffle, generator=ttrain.Generator(99))
+    resumed.generator.set_state(stream)
+    resumed.load_state_dict(state)
+    # The interrupted epoch ends as it would have (the batch in hand when it stopped was taken),
+    # and the next epoch draws the same order as an uninterrupted loader's second epoch.
+    rest = [label for _, y_ in resumed for label in y_.numpy().tolist()]
+    assert taken + y.numpy().tolist() + rest == straight[0]
+    assert _order(resumed) == straight[1]
+    assert resumed.state_dict() == {"order": None, "batches_done": 0}
+
+
+def test_a_saved_position_that_does_not_fit_the_data_is_refused():
+    loader = DataLoader(_dataset(10), batch_size=3, shuffle=True)
+    with pytest.raises(ValueError, match="does not fit a dataset of 10"):
+        loader.load_state_dict({"order": np.arange(9), "batches_done": 1})
+    with pytest.raises(ValueError, match="batches_done must be between 0 and 4"):
+        loader.load_state_dict({"order": np.arange(10), "batches_done": 5})
+    with pytest.raises(ValueError, match="without its sample order"):
+        loader.load_state_dict({"order": None, "batches_done": 1})

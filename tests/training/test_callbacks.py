@@ -17,7 +17,7 @@ class FakeTrainer(SimpleNamespace):
     """Just the attributes callbacks read."""
 
     def __init__(self, epochs: int = 10) -> None:
-        super().__init__(epoch=0, epochs=epochs, history=[], should_stop=False)
+        super().__init__(epoch=0, epochs=epochs, history=[], should_stop=False, global_step=0, progress=None)
 
 
 def run_epochs(callback: Any, values: list[float], key: str = "val.loss", trainer: FakeTrainer | None = None) -> FakeTrainer:
@@ -26,6 +26,7 @@ def run_epochs(callback: Any, values: list[float], key: str = "val.loss", traine
     callback.on_fit_start(trainer)
     for value in values:
         trainer.epoch += 1
+        trainer.global_step += 3
         record = {"epoch": trainer.epoch, key: value}
         trainer.history.append(record)
         callback.on_train_epoch_end(trainer, record)

@@ -3,6 +3,8 @@ inferred layer sizes, a NaN loss and a stop request."""
 
 from __future__ import annotations
 
+import signal
+
 import warnings
 from typing import Any
 
@@ -180,5 +182,18 @@ def test_a_stop_request_ends_training_after_the_current_step(experiment) -> None
         fit(exp)
     assert exp.trainer.global_step == STEPS_PER_EPOCH + 2
     assert recorder.events[-2:] == ["interrupt", "exception TrainingInterrupted"]
-    with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C does not wait
-        exp.trainer.request_stop()
+    # The request is honoured; fit() again continues from the step after it.
+    assert exp.trainer.stop_signal is None
+    fit(exp)
+    assert exp.trainer.global_step == 2 * STEPS_PER_EPOCH
+
+
+def test_only_the_first_stop_request_counts(experiment) -> None:
+    # A second request (a second Ctrl-C while `last` is being saved) changes nothing: the first
+    # one is honoured, and its signal decides the exit code.
+    exp = experiment()
+    exp.trainer.request_stop(signal.SIGTERM)
+    exp.trainer.request_stop(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted, match="by SIGTERM after epoch 0, step 0") as raised:
+        fit(exp)
+    assert raised.value.signal_number == signal.SIGTERM

@@ -6,5 +6,7 @@ from __future__ import annotations
 def main() -> None:
     """Entry point of the `ttrain` console script."""
     from ttrain.cli.app import app
+    from ttrain.signals import exit_on_stop_signals
 
-    app()
+    with exit_on_stop_signals():  # SIGTERM and SIGHUP, too, exit with a message and 128 + n, never by the signal
+        app()

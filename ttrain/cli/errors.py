@@ -1,9 +1,11 @@
-"""Map failures to exit codes and short messages: 2 bad input, 1 training failed, 130 interrupted."""
+"""Map failures to exit codes and short messages: 2 bad input, 1 training failed, 128 + n for a
+stop signal n (130 SIGINT / Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import signal
 import sys
 from typing import Iterator
 
@@ -14,7 +16,8 @@ from ttrain.cli.output import print_json
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT; every stop signal n exits 128 + n, as a shell reports a process it killed
+EXIT_SIGNAL_BASE = 128
 
 
 # A write the machine had no room for (disk or quota full, file too large, read-only filesystem),
@@ -46,7 +49,8 @@ def _classify(error: BaseException) -> int | None:
     if isinstance(error, (TrainingFailed, OutputWriteError)) or _is_out_of_room(error):
         return EXIT_TRAINING_FAILED
     if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
-        return EXIT_INTERRUPTED
+        # StopSignalReceived (a KeyboardInterrupt) and TrainingInterrupted say which signal it was.
+        return EXIT_SIGNAL_BASE + int(getattr(error, "signal_number", signal.SIGINT))
     return None
 
 
@@ -60,7 +64,7 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         if code is None:
             raise
         message = _message(error)
-        if code == EXIT_INTERRUPTED and not message.startswith("interrupted"):
+        if code > EXIT_SIGNAL_BASE and not message.startswith("interrupted"):
             message = f"interrupted: {message}" if str(error) else "interrupted"
         label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")
         print(f"{label}: {message}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -13,6 +14,8 @@ from ttrain.cli.output import print_json
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ttrain.training.resume import ResumeChoice
+
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", metavar="KEY.PATH=VALUE", help="Override a config key: key.path=value (YAML-typed). Repeatable."),
@@ -22,7 +25,10 @@ SetOption = Annotated[
 def fit(
     config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
     set_: SetOption = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="CHECKPOINT", help="Continue from this checkpoint.")] = None,
+    resume: Annotated[Optional[str], typer.Option(
+        "--resume", metavar="CHECKPOINT|RUN_DIR|auto",
+        help="Continue exactly from a checkpoint, from the newest valid one in a run directory, or (auto) from "
+             "the newest valid one among this config's runs (none: start fresh).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -35,11 +41,24 @@ def fit(
 
         cfg, source = load_config(config, set_ or [])
         console = None if quiet else Console(stderr=json_output, highlight=False)
-        summary = run.fit(cfg, source, resume=resume, console=console)
+        checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
+        summary = run.fit(cfg, source, resume=checkpoint, console=console)
         if json_output:
             print_json(summary)
         elif not quiet:
             _print_summary(console, summary)
+
+
+def _report_resume_choice(choice: ResumeChoice, resume: str) -> Optional[Path]:
+    """The checkpoint to resume from, after a warning on stderr for each damaged one passed over."""
+    for path, reason in choice.skipped:
+        print(f"warning: skipping damaged checkpoint {path}: {reason}", file=sys.stderr)
+    if choice.path is None:
+        print(f"note: no checkpoint to resume from in {', '.join(map(str, choice.searched))}; starting fresh",
+              file=sys.stderr)
+    elif str(resume) != str(choice.path):
+        print(f"resuming from {choice.path}", file=sys.stderr)
+    return choice.path
 
 
 def _print_summary(console: Console, summary: dict) -> None:

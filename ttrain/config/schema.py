@@ -147,6 +147,9 @@ class TrainerConfig(Section):
     """How to train: epochs, batches, validation, clipping, metrics, output."""
 
     epochs: int = Field(10, ge=1, description="passes over the training data")
+    max_steps: int | None = Field(
+        None, ge=1, description="stop once this many optimizer steps are done in all (even inside an epoch), "
+        "save last and end normally; resuming with a larger value continues from there (default: no limit)")
     batch_size: int = Field(32, ge=1, description="training batch size")
     eval_batch_size: int | None = Field(
         None, ge=1, description="evaluation batch size (default: batch_size, at least 256)")
@@ -172,6 +175,9 @@ class CheckpointConfig(Section):
     save_last: bool = Field(True, description="write checkpoints/last.safetensors")
     save_best: bool = Field(True, description="write checkpoints/best.safetensors")
     every_n_epochs: int = Field(1, ge=1, description="save every this many epochs")
+    every_n_steps: int | None = Field(
+        None, ge=1, description="also write last every this many optimizer steps, from which a resumed run "
+        "continues at the very next step (default: off)")
 
 
 class Config(Section):

@@ -26,6 +26,11 @@ class DataLoader:
     after dropping the remainder so that all shards get the same number of samples and batches.
     Rank ``r``'s k-th batch is then a slice of the k-th batch a single process would see with
     ``batch_size * num_shards``.
+
+    Resumable, as PyTorch's ``StatefulDataLoader`` is: `state_dict` is the position of the epoch
+    being iterated (its sample order and the batches handed out so far), and after
+    `load_state_dict` the next ``iter(loader)`` continues that epoch from that batch, with that
+    order, drawing nothing from ``generator``.
     """
 
     def __init__(
@@ -52,6 +57,9 @@ class DataLoader:
         self.generator = keep_stream(generator)  # an int seed: one stream, a new permutation per epoch
         self.num_shards = num_shards
         self.shard_index = shard_index
+        self._order: np.ndarray | None = None  # the order of the epoch being iterated
+        self._batches_done = 0
+        self._resume_from: tuple[np.ndarray, int] | None = None
 
     def _num_samples(self) -> int:
         """Samples this shard sees per epoch."""
@@ -71,10 +79,47 @@ class DataLoader:
         return order
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        order = self._epoch_indices()
-        for b in range(len(self)):
+        if self._resume_from is not None:
+            (order, start), self._resume_from = self._resume_from, None
+        else:
+            order, start = self._epoch_indices(), 0
+        self._order, self._batches_done = order, start
+        for b in range(start, len(self)):
             x, y = self.dataset.get_batch(order[b * self.batch_size : (b + 1) * self.batch_size])
+            self._batches_done = b + 1  # counted before the yield: the caller holds this batch
             yield from_numpy(np.asarray(x)), from_numpy(np.asarray(y))
+        self._order, self._batches_done = None, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position in the epoch being iterated: ``{"order": ..., "batches_done": k}``.
+
+        ``order`` is the epoch's sample order (None when it is not shuffled, so it can be computed
+        again); between epochs ``batches_done`` is 0. The array is shared, not copied: the loader
+        never changes it in place, it draws a new one each epoch.
+        """
+        order = self._order if self.shuffle else None
+        return {"order": order, "batches_done": self._batches_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next ``iter(self)`` continue the epoch `state` describes, from its next batch."""
+        done = state["batches_done"]
+        if isinstance(done, bool) or not isinstance(done, (int, np.integer)) or not 0 <= done <= len(self):
+            raise ValueError(f"DataLoader: batches_done must be between 0 and {len(self)}, got {done!r}")
+        if done == 0:
+            self._resume_from = None  # a fresh epoch, with a fresh order
+            return
+        order = state["order"]
+        if order is None:
+            if self.shuffle:
+                raise ValueError("DataLoader: a shuffled epoch cannot be continued without its sample order")
+            order = self._epoch_indices()
+        order = np.asarray(order)
+        n = len(self.dataset)
+        if order.shape != (self._num_samples(),) or order.dtype.kind not in "iu" or (
+            len(order) and (order.min() < 0 or order.max() >= n)
+        ):
+            raise ValueError(f"DataLoader: the saved sample order does not fit a dataset of {n} samples")
+        self._resume_from = (order.astype(np.int64, copy=False), int(done))
 
     def __repr__(self) -> str:
         return (

@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
@@ -194,14 +195,60 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
+# Temporary files are named `.<target>.<pid>.<12 hex>.tmp`: the writer's process id tells a
+# save in flight (its process is alive) from one a kill -9 left behind. Names without the pid
+# were written by older versions of ttrain.
+_TEMPORARY = re.compile(r"^\..+?(?:\.(\d+))?\.[0-9a-f]{12}\.tmp$")
+
+
+def is_temporary_file(path: Path) -> bool:
+    """Whether `path` is named like a temporary file of `atomic_write_bytes` (never a checkpoint)."""
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another save of this very process, e.g. in a thread
+    if os.name != "posix":
+        return True  # no cheap, harmless liveness check: keep the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files that killed saves left in `folder`; returns what was removed.
+
+    A temporary file whose writing process is still alive is a save in flight and is kept.
+    """
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = _TEMPORARY.match(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            if match.group(1) is not None and _writer_alive(int(match.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, rename it into place.
 
     A crash or an exception at any point leaves either the old file or the new one, never a
-    partial file, and no temporary file behind.
+    partial file, and no temporary file behind. Temporary files that killed saves left in the
+    folder (kill -9, power loss) are removed first.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    remove_stale_temporaries(path.parent)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as file:

@@ -227,7 +227,7 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
         all_callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience, stopping.min_delta))
 
     trainer = Trainer(
-        model, loss_fn, optimizer, epochs=trainer_cfg.epochs, scheduler=scheduler, metrics=metric_names(config),
+        model, loss_fn, optimizer, epochs=trainer_cfg.epochs, max_steps=trainer_cfg.max_steps, scheduler=scheduler, metrics=metric_names(config),
         scheduler_interval=config.scheduler.interval if config.scheduler else "epoch",
         scheduler_monitor=config.scheduler.monitor if config.scheduler else None, grad_clip=trainer_cfg.grad_clip,
         grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, callbacks=all_callbacks,

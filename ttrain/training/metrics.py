@@ -53,3 +53,20 @@ class RunningMean:
     def compute(self) -> dict[str, float]:
         """The mean of every name seen so far."""
         return {k: self._sums[k] / self._counts[k] if self._counts[k] else float("nan") for k in self._sums}
+
+    def state_dict(self) -> dict[str, list]:
+        """The running sums and counts (a checkpoint taken mid-epoch keeps them).
+
+        Lists, not a mapping: the names keep their order through a JSON round trip with sorted
+        keys, so a resumed epoch logs its metrics in the same order as an uninterrupted one.
+        """
+        names = list(self._sums)
+        return {"names": names, "sums": [self._sums[k] for k in names], "counts": [self._counts[k] for k in names]}
+
+    def load_state_dict(self, state: dict[str, list]) -> None:
+        """Continue from a `state_dict()`: later updates add to the same sums, in the same order."""
+        names, sums, counts = list(state["names"]), list(state["sums"]), list(state["counts"])
+        if not len(names) == len(sums) == len(counts):
+            raise ValueError("RunningMean: names, sums and counts differ in length")
+        self._sums = {str(k): float(v) for k, v in zip(names, sums)}
+        self._counts = {str(k): int(v) for k, v in zip(names, counts)}

@@ -14,8 +14,10 @@ from ttrain.config import Config, ConfigError, ConfigIssue, SourceMap, config_fr
 from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
 from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
+from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
+from ttrain.signals import StopSignals, signal_name
 from ttrain.training.trainer import Trainer, TrainingInterrupted
 
 
@@ -27,7 +29,10 @@ def fit(
 ) -> dict[str, Any]:
     """Train `config` into a new run directory and return a JSON-able summary.
 
-    `console` (a Rich Console) receives progress output; None trains silently.
+    `resume` is a checkpoint to continue from, exactly, from the step after it (see
+    `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
+    progress output; None trains silently. A stop signal (SIGINT, SIGTERM, SIGHUP) from the start
+    of training to the summary saves `last` and raises `TrainingInterrupted` naming it.
     """
     started = time.perf_counter()
     experiment = build_experiment(config, source)
@@ -35,7 +40,7 @@ def fit(
         # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
         load_checkpoint(resume)
     try:
-        run_dir = create_run_dir(config.trainer.output_dir, config.name or "run")
+        run_dir = create_run_dir(config.trainer.output_dir, _run_name(config))
     except OSError as error:
         where = str(source.locate(["trainer", "output_dir"])) if source is not None else None
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
@@ -49,8 +54,10 @@ def fit(
         save_last=config.checkpoint.save_last,
         save_best=config.checkpoint.save_best,
         every_n_epochs=config.checkpoint.every_n_epochs,
+        every_n_steps=config.checkpoint.every_n_steps,
     )
-    callbacks = experiment.trainer.callbacks.callbacks
+    trainer = experiment.trainer
+    callbacks = trainer.callbacks.callbacks
     callbacks.insert(0, MetricsLogger(run_dir))
     if console is not None:
         callbacks.append(ProgressReporter(console, log_every=config.trainer.log_every))
@@ -63,13 +70,39 @@ def fit(
             shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
             raise
         _carry_best(resume, checkpoint)
-    try:
-        experiment.trainer.fit(experiment.train_loader, experiment.eval_loaders)
-    except TrainingInterrupted as error:
-        if not checkpoint.last_path.exists():
-            raise
-        raise TrainingInterrupted(f"{error}; the model so far is saved in {checkpoint.last_path}") from None
-    return _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+    # The trainer handles the signals while it fits; this outer scope catches one that comes
+    # after it returns, while the summary is made, so that too ends in a checkpoint and 128+n.
+    with StopSignals(trainer.request_stop):
+        try:
+            trainer.fit(experiment.train_loader, experiment.eval_loaders)
+        except TrainingInterrupted as error:
+            raise _naming_checkpoint(error, checkpoint) from None
+        summary = _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+        if trainer.stop_signal is not None:
+            checkpoint.on_interrupt(trainer)
+            late = TrainingInterrupted(
+                f"interrupted by {signal_name(trainer.stop_signal)} after training ended", trainer.stop_signal)
+            raise _naming_checkpoint(late, checkpoint) from None
+    return summary
+
+
+def _run_name(config: Config) -> str:
+    """The folder under trainer.output_dir that holds this config's numbered runs."""
+    return config.name or "run"
+
+
+def resume_checkpoint(config: Config, resume: str | Path) -> ResumeChoice:
+    """The checkpoint `fit --resume` names (a file, a run directory, or `auto`: the newest valid
+    one among this config's runs), with the damaged ones passed over (see `find_resume_checkpoint`)."""
+    return find_resume_checkpoint(resume, config.trainer.output_dir, _run_name(config))
+
+
+def _naming_checkpoint(error: TrainingInterrupted, checkpoint: ModelCheckpoint) -> TrainingInterrupted:
+    """`error`, saying where the checkpoint to resume from is."""
+    if not checkpoint.last_path.exists():
+        return error
+    return TrainingInterrupted(
+        f"{error}; the model so far is saved in {checkpoint.last_path} (continue with --resume)", error.signal_number)
 
 
 def _carry_best(resumed: Path, checkpoint: ModelCheckpoint) -> None:
@@ -95,6 +128,7 @@ def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path,
         "run_dir": str(run_dir),
         "epochs": experiment.trainer.epoch,
         "global_step": experiment.trainer.global_step,
+        "epoch_step": experiment.trainer.epoch_step,  # steps into an unfinished epoch (trainer.max_steps)
         "stopped_early": experiment.trainer.should_stop,
         "final": history[-1] if history else {},
         "best": {

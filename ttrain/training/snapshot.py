@@ -32,18 +32,42 @@ def save_snapshot(path: Path, experiment: Experiment) -> None:
     if experiment.scheduler is not None:
         scheduler_tensors, scheduler_state = split_state(experiment.scheduler.state_dict(), "scheduler")
         tensors.update(scheduler_tensors)
+    # The trainer's state holds the epoch's sample order (an array) when it stops inside an epoch.
+    trainer_tensors, trainer_state = split_state(trainer.state_dict(), "trainer")
+    tensors.update(trainer_tensors)
     metadata = {
         "config": config_to_dict(experiment.config),
         "epoch": trainer.epoch,
         "global_step": trainer.global_step,
+        "epoch_step": trainer.epoch_step,
         "metrics": trainer.history[-1] if trainer.history else {},
-        "trainer": trainer.state_dict(),
+        "trainer": trainer_state,
         "optimizer": optimizer_state,
         "scheduler": scheduler_state,
         "rng": {"global": default_generator().get_state(), "shuffle": experiment.shuffle_generator.get_state()},
-        "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks.callbacks},
+        "callbacks": {key: c.state_dict() for key, c in _keyed(trainer.callbacks.callbacks)},
     }
     save_checkpoint(path, tensors, metadata)
+
+
+def _keyed(callbacks: list[Any]) -> list[tuple[str, Any]]:
+    """Each callback with the key its state is saved under: its `state_key`, and `#2`, `#3`, ...
+    after it for further callbacks with the same key (in list order), so none overwrites another."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for callback in callbacks:
+        key = callback.state_key
+        seen[key] = seen.get(key, 0) + 1
+        keyed.append((key if seen[key] == 1 else f"{key}#{seen[key]}", callback))
+    return keyed
+
+
+def _restore_callbacks(callbacks: list[Any], saved: dict[str, Any]) -> None:
+    for key, callback in _keyed(callbacks):
+        # Checkpoints written before `state_key` existed keyed the state by class name.
+        state = saved.get(key, saved.get(type(callback).__name__))
+        if state is not None:
+            callback.load_state_dict(state)
 
 
 def load_model_state(path: Path, model: Any, tensors: dict[str, np.ndarray]) -> None:
@@ -82,13 +106,13 @@ def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
             planned = _schedule_lengths(experiment.scheduler)
             experiment.scheduler.load_state_dict(merge_state(metadata["scheduler"], tensors))
             _check_schedule_lengths(path, planned, _schedule_lengths(experiment.scheduler))
-        trainer.load_state_dict(metadata["trainer"])
+        trainer.load_state_dict(merge_state(metadata["trainer"], tensors))
+        if trainer.progress is not None and trainer.progress.data is not None:
+            # Checked here, so that a position that does not fit the data is a CheckpointError.
+            experiment.train_loader.load_state_dict(trainer.progress.data)
         default_generator().set_state(metadata["rng"]["global"])
         experiment.shuffle_generator.set_state(metadata["rng"]["shuffle"])
-        saved_callbacks = metadata.get("callbacks", {})
-        for callback in trainer.callbacks.callbacks:
-            if type(callback).__name__ in saved_callbacks:
-                callback.load_state_dict(saved_callbacks[type(callback).__name__])
+        _restore_callbacks(trainer.callbacks.callbacks, metadata.get("callbacks", {}))
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError) as error:

@@ -15,7 +15,8 @@ class Callback:
         """Before the first epoch."""
 
     def on_train_epoch_start(self, trainer: "Trainer") -> None:
-        """Before an epoch's first step (`trainer.epoch` is the epoch about to run, from 1)."""
+        """Before an epoch's first step (`trainer.epoch` + 1 is the epoch about to run); for an
+        epoch continued from a checkpoint, before its next step (`trainer.epoch_step` are done)."""
 
     def on_train_batch_end(self, trainer: "Trainer", loss: float, batch_size: int) -> None:
         """After each optimizer step."""
@@ -27,10 +28,17 @@ class Callback:
         """After the last epoch (or an early stop)."""
 
     def on_interrupt(self, trainer: "Trainer") -> None:
-        """When Ctrl-C stopped training after the current step."""
+        """When a stop signal (SIGINT, SIGTERM, SIGHUP) or `request_stop` ended training at a safe
+        point: after a step, inside an evaluation, or after the last epoch."""
 
     def on_exception(self, trainer: "Trainer", error: BaseException) -> None:
         """When training stops with an error (the error is re-raised after the hooks)."""
+
+    @property
+    def state_key(self) -> str:
+        """The name this callback's state is saved under: its class name, plus (in subclasses
+        that can appear twice, e.g. watching two metrics) what tells instances apart."""
+        return type(self).__qualname__
 
     def state_dict(self) -> dict[str, Any]:
         """What to keep in a checkpoint so a resumed run continues exactly."""

@@ -1,4 +1,5 @@
-"""`ModelCheckpoint`: writes `last` after every epoch and `best` when the monitored metric improves."""
+"""`ModelCheckpoint`: writes `last` after every epoch (and every N steps, and on a stop signal),
+and `best` when the monitored metric improves."""
 
 from __future__ import annotations
 
@@ -23,8 +24,21 @@ def improved(value: float, best: float | None, mode: str, min_delta: float = 0.0
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
+def _position(trainer: "Trainer") -> tuple[int, int, bool]:
+    """Where the trainer stands: epochs done, global step, and whether the epoch under way has
+    finished its steps (its evaluation pending). Two saves at one position hold the same state."""
+    progress = trainer.progress
+    return trainer.epoch, trainer.global_step, bool(progress is not None and progress.train_done)
+
+
 class ModelCheckpoint(Callback):
-    """Save checkpoints through `save_fn(path, trainer)` into `directory`."""
+    """Save checkpoints through `save_fn(path, trainer)` into `directory`.
+
+    `last` is written after every `every_n_epochs`-th epoch, after every `every_n_steps`-th
+    optimizer step (when set), at the end of fit, and when a stop signal interrupts training
+    (whatever `save_last` says: that save is what makes the interruption resumable). Each is a
+    full snapshot from which a resumed run continues exactly.
+    """
 
     def __init__(
         self,
@@ -35,6 +49,7 @@ class ModelCheckpoint(Callback):
         save_last: bool = True,
         save_best: bool = True,
         every_n_epochs: int = 1,
+        every_n_steps: int | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.save_fn = save_fn
@@ -43,9 +58,14 @@ class ModelCheckpoint(Callback):
         self.save_last = save_last
         self.save_best = save_best
         self.every_n_epochs = every_n_epochs
+        self.every_n_steps = every_n_steps
         self.best: float | None = None
         self.best_epoch: int | None = None
-        self._saved_epoch: int | None = None
+        self._last_saved_at: tuple[int, int, bool] | None = None
+
+    @property
+    def state_key(self) -> str:
+        return f"ModelCheckpoint[{self.monitor},{self.mode}]"
 
     @property
     def last_path(self) -> Path:
@@ -56,6 +76,16 @@ class ModelCheckpoint(Callback):
     def best_path(self) -> Path:
         """Where `best` is written."""
         return self.directory / "best.safetensors"
+
+    def _save_last(self, trainer: "Trainer") -> None:
+        position = _position(trainer)
+        if position != self._last_saved_at:
+            self.save_fn(self.last_path, trainer)
+            self._last_saved_at = position
+
+    def on_train_batch_end(self, trainer: "Trainer", loss: float, batch_size: int) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            self._save_last(trainer)
 
     def on_train_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
         if trainer.epoch % self.every_n_epochs:
@@ -68,17 +98,16 @@ class ModelCheckpoint(Callback):
         if self.save_best and is_best:
             self.save_fn(self.best_path, trainer)
         if self.save_last:
-            self.save_fn(self.last_path, trainer)
-        self._saved_epoch = trainer.epoch
+            self._save_last(trainer)
 
     def on_fit_end(self, trainer: "Trainer") -> None:
-        # With every_n_epochs > 1 the final epoch may fall between saves; `last` still holds it.
-        if self.save_last and trainer.epoch and self._saved_epoch != trainer.epoch:
-            self.save_fn(self.last_path, trainer)
-            self._saved_epoch = trainer.epoch
+        # With every_n_epochs > 1 the final epoch may fall between saves, and trainer.max_steps may
+        # end the run inside an epoch; `last` still holds where the run ended.
+        if self.save_last and trainer.global_step:
+            self._save_last(trainer)
 
     def on_interrupt(self, trainer: "Trainer") -> None:
-        self.save_fn(self.last_path, trainer)
+        self._save_last(trainer)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch}

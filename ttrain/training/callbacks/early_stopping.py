@@ -23,6 +23,10 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch: int | None = None
 
+    @property
+    def state_key(self) -> str:
+        return f"EarlyStopping[{self.monitor},{self.mode}]"
+
     def on_train_epoch_end(self, trainer: "Trainer", metrics: dict[str, float]) -> None:
         if improved(metrics.get(self.monitor), self.best, self.mode, self.min_delta):
             self.best, self.wait = metrics[self.monitor], 0

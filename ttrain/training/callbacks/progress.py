@@ -41,7 +41,7 @@ class ProgressReporter(Callback):
     def on_train_epoch_start(self, trainer: "Trainer") -> None:
         self._epoch_start = time.perf_counter()
         self._samples = 0
-        self._steps = 0
+        self._steps = trainer.epoch_step  # a resumed epoch starts part-way
         if not self.live:
             return
         self._progress = Progress(
@@ -55,7 +55,9 @@ class ProgressReporter(Callback):
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task("train", total=trainer.steps_per_epoch, loss=float("nan"), rate=0.0)
+        self._task = self._progress.add_task(
+            "train", total=trainer.steps_per_epoch, completed=self._steps, loss=float("nan"), rate=0.0
+        )
 
     def on_train_batch_end(self, trainer: "Trainer", loss: float, batch_size: int) -> None:
         self._samples += batch_size
