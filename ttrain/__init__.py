@@ -1,6 +1,8 @@
 """ttrain: a config-driven training toolkit with its own define-by-run autograd engine.
 
 The Python API follows PyTorch's names: `ttrain.tensor`, `ttrain.nn`, `ttrain.optim`, `no_grad`.
+Training from Python: `ttrain.fit(config)`, `ttrain.evaluate(checkpoint)`, `ttrain.load(checkpoint)`
+(`ttrain.api`), and `Trainer`, `Callback`, `DataLoader` to write the loop's parts yourself.
 Every name loads on first access (PEP 562), so `import ttrain` and `ttrain --help` stay fast:
 NumPy and the engine load with the first tensor, Numba with the first kernel.
 """
@@ -20,6 +22,11 @@ _HOMES = {
         "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
     ),
     "ttrain.random": ("Generator", "default_generator", "manual_seed"),
+    # The training API (README "Training from Python"): fit/evaluate/load and what a script trains with.
+    "ttrain.api": ("Loaded", "evaluate", "fit", "load"),
+    "ttrain.data.loader": ("DataLoader",),
+    "ttrain.training.callbacks.base": ("Callback",),
+    "ttrain.training.trainer": ("Trainer",),
 }
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 # Free-function forms of the ops (exp, log, cat, stack, ...) as in torch: whatever functions.__all__ lists.
@@ -35,6 +42,10 @@ if TYPE_CHECKING:
     from ttrain.autograd.creation import *  # noqa: F401,F403
     from ttrain.autograd.functions import *  # noqa: F401,F403
     from ttrain.random import Generator, default_generator, manual_seed  # noqa: F401
+    from ttrain.api import Loaded, evaluate, fit, load  # noqa: F401
+    from ttrain.data.loader import DataLoader  # noqa: F401
+    from ttrain.training.callbacks.base import Callback  # noqa: F401
+    from ttrain.training.trainer import Trainer  # noqa: F401
 
 
 def _public_names() -> list[str]:
