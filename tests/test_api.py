@@ -98,12 +98,12 @@ def test_fit_prints_nothing_unless_asked(config_file: Path, capsys: pytest.Captu
 
 
 @pytest.mark.parametrize("overrides", [
-    ["trainer.epochs=1", "optimizer.lr=0.05"],
-    {"trainer.epochs": 1, "optimizer.lr": 0.05},
+    ["trainer.epochs=1", "optimizer.lr=1e-5"],
+    {"trainer.epochs": 1, "optimizer.lr": 1e-5},
 ])
 def test_overrides_apply_as_set_strings_or_a_dict(config_file: Path, overrides: Any) -> None:
     summary = ttrain.fit(config_file, overrides, output_dir=config_file.parent / "elsewhere")
-    assert summary["epochs"] == 1 and summary["final"]["lr"] == 0.05
+    assert summary["epochs"] == 1 and summary["final"]["lr"] == pytest.approx(1e-5)
     assert Path(summary["run_dir"]).parent.parent == config_file.parent / "elsewhere"
 
 
@@ -131,6 +131,8 @@ def test_a_config_object_is_used_as_it_is_or_with_overrides(config_file: Path) -
     overridden = ttrain.fit(config, ["trainer.epochs=1"])
     assert overridden["epochs"] == 1 and Path(overridden["run_dir"]).parent == config_file.parent / "runs" / "spirals"
     assert config.trainer.epochs == 2
+    with pytest.raises(ConfigError, match=r"^--set trainer\.epochs=0: trainer\.epochs: "):
+        ttrain.fit(config, ["trainer.epochs=0"])
 
 
 def test_resume_auto_continues_the_newest_run(config_file: Path, fitted: dict[str, Any]) -> None:

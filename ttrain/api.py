@@ -37,13 +37,14 @@ if TYPE_CHECKING:
 Overrides = Union[str, Sequence[str], Mapping[str, Any]]
 ConfigLike = Union[str, "os.PathLike[str]", Mapping[str, Any], "Config"]
 
-DICT_CONFIG = "<config dict>"  # where a dict config's errors say they are
+# Where the errors of a config that has no file say they are.
+DICT_CONFIG, OBJECT_CONFIG = "<config dict>", "<ttrain.config.Config>"
 SPLITS = ("test", "val")
 
 
 def fit(
     config: ConfigLike,
-    overrides: Overrides = (),
+    overrides: Overrides | None = (),
     *,
     output_dir: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
@@ -90,7 +91,7 @@ def evaluate(
     checkpoint: str | os.PathLike[str],
     split: str = "test",
     *,
-    data_overrides: Overrides = (),
+    data_overrides: Overrides | None = (),
     trust_modules: str | Sequence[str] = (),
 ) -> dict[str, Any]:
     """Loss and metrics of a checkpoint's model on the `test` or `val` split, as `ttrain eval` does.
@@ -150,11 +151,8 @@ def load(checkpoint: str | os.PathLike[str], *, trust_modules: str | Sequence[st
 def resolve_config(config: ConfigLike, overrides: Sequence[str] = ()) -> tuple[Config, SourceMap | None]:
     """`config` (a path, a dict or a Config) with `overrides` applied, validated; and where its
     keys came from, for later error messages (None for a Config given without overrides)."""
-    from ttrain.config import Config, load_config
-    from ttrain.config.loader import Location, SourceMap
+    from ttrain.config import Config, Location, SourceMap, config_to_dict, load_config, validate_config
     from ttrain.config.overrides import apply_overrides
-    from ttrain.config.api import config_to_dict
-    from ttrain.config.validate import validate_config
 
     if isinstance(config, (str, os.PathLike)):
         return load_config(config, overrides)
@@ -166,14 +164,16 @@ def resolve_config(config: ConfigLike, overrides: Sequence[str] = ()) -> tuple[C
         data, base_dir, name = copy.deepcopy(dict(config)), None, None  # the caller's dict stays as it was
     else:
         raise TypeError(f"config must be a path, a dict or a ttrain.config.Config, not {type(config).__name__}")
-    source = SourceMap(Location(DICT_CONFIG))
+    source = SourceMap(Location(DICT_CONFIG if isinstance(config, Mapping) else OBJECT_CONFIG))
     apply_overrides(data, overrides, source)
     # trusted=None: a dict or Config handed to fit is the caller's own code, as a config file is.
     return validate_config(data, source, base_dir=base_dir, default_name=name, trusted=None), source
 
 
-def _override_strings(overrides: Overrides) -> list[str]:
+def _override_strings(overrides: Overrides | None) -> list[str]:
     """`key.path=value` strings; a mapping's Python values are written as JSON, which YAML reads back."""
+    if overrides is None:
+        return []
     if isinstance(overrides, Mapping):
         return [f"{key}={json.dumps(value, default=os.fspath)}" for key, value in overrides.items()]
     return _names(overrides)
