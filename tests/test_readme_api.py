@@ -22,7 +22,9 @@ def api_examples(readme: str) -> list[str]:
 
 def test_api_section_shows_each_entry_point() -> None:
     code = "\n".join(api_examples((ROOT / "README.md").read_text(encoding="utf-8")))
-    for name in ("ttrain.fit(", "ttrain.evaluate(", "ttrain.load(", "ttrain.Trainer(", "ttrain.Callback", "ttrain.DataLoader("):
+    entry_points = ("ttrain.fit(", "ttrain.evaluate(", "ttrain.load(", "ttrain.Trainer(", "ttrain.Callback",
+                    "ttrain.DataLoader(")
+    for name in entry_points:
         assert name in code, f"the README's API examples never use {name}"
 
 
