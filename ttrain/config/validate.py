@@ -115,7 +115,7 @@ def _check_items(ctx: _Context, path: KeyPath, items: Any, category: str) -> Non
         else:
             continue  # malformed: reported by the static pass
         if category == "metrics" and not kwargs and name in get_registry(category):
-            # A bare registered metric needs no import: the trainer's metrics module is imported when used.
+            # A bare registered metric has no arguments to check (and stays written as the user wrote it).
             continue
         values = _check_component(ctx, category, kwargs_path, name_path, str(name), kwargs, ())
         if values is not None:
