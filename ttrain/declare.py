@@ -12,19 +12,25 @@ so it says what it is with a decorator; anything else a module holds (``os.syste
     @ttrain.training.metric
     def recall(outputs: np.ndarray, targets: np.ndarray) -> float: ...
 
+    @ttrain.training.metric(log_name="recall_at_{k}")  # logged as train.recall_at_5 for k: 5
+    def recall_at(outputs: np.ndarray, targets: np.ndarray, k: int = 5) -> float: ...
+
 This module imports nothing, so ttrain.data and ttrain.training can use it without ttrain.config.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The attribute the decorators set. Read with inspect.getattr_static, so an object whose
 # __getattr__ answers anything (a mock, a proxy) does not pass for declared.
 _MARK = "__ttrain_declares__"
+_LOG_NAME = "__ttrain_log_name__"
+
+LogName = str | Callable[..., str]  # a format string, or a function, of a metric's keyword arguments
 
 
 def declare(target: F, kind: str) -> F:
@@ -47,9 +53,27 @@ def dataset_factory(function: F) -> F:
     return declare(function, "dataset")
 
 
-def metric(function: F) -> F:
+def metric(function: F | None = None, *, log_name: LogName | None = None) -> Any:
     """Declare ``function`` a metric, so ``trainer.metrics`` may name it as ``pkg.module:function``.
 
     It is called as ``function(outputs, targets, **kwargs)`` with NumPy arrays and returns a float.
+    Used bare (``@metric``) or with ``log_name`` (``@metric(log_name="top_{k}")``): the name its
+    values are logged under (``val.<name>``, what a monitor names), a format string or a function
+    filled with its keyword arguments (its defaults, overridden by the config's). Without it, a
+    metric logs under its registered name, or the function's name when named by path.
     """
-    return declare(function, "metric")
+
+    def mark(target: F) -> F:
+        if log_name is not None:
+            setattr(target, _LOG_NAME, log_name)
+        return declare(target, "metric")
+
+    return mark if function is None else mark(function)
+
+
+def log_name_of(function: Any, default: str, kwargs: Mapping[str, Any]) -> str:
+    """The name a metric declared with ``metric(log_name=...)`` logs under for ``kwargs``; else ``default``."""
+    declared = inspect.getattr_static(function, _LOG_NAME, None)
+    if declared is None:
+        return default
+    return str(declared(**kwargs) if callable(declared) else declared.format(**kwargs))

@@ -1,5 +1,8 @@
 """Stand-in components with PyTorch's signatures, so config tests do not depend on ttrain.nn/optim.
 
+They declare the traits the config layer reads (a scheduler's step interval, a layer's inferred
+sizes, a metric's log name) as the real classes do.
+
 ``stub_registry`` swaps every registry category for these stand-ins (restored after the test);
 the real targets are checked separately in test_registry.py and test_shipped_configs.py.
 """
@@ -12,6 +15,7 @@ from typing import Any, Callable, Literal
 import pytest
 
 from ttrain.config.registry import REGISTRIES, Kind, Registry
+from ttrain.declare import metric
 
 
 class SGD:
@@ -33,12 +37,16 @@ class Adam:
 class StepLR:
     """Decay the learning rate every step_size epochs."""
 
+    default_interval, needs_metric, needs_total_steps = "epoch", False, False
+
     def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1) -> None:
         self.optimizer, self.step_size = optimizer, step_size
 
 
 class LinearLR:
     """Linear ramp."""
+
+    default_interval, needs_metric, needs_total_steps = "epoch", False, False
 
     def __init__(self, optimizer: Any, start_factor: float = 1 / 3, end_factor: float = 1.0, total_iters: int = 5) -> None:
         self.optimizer, self.start_factor, self.total_iters = optimizer, start_factor, total_iters
@@ -47,12 +55,16 @@ class LinearLR:
 class SequentialLR:
     """Schedulers one after another."""
 
+    default_interval, needs_metric, needs_total_steps = "epoch", False, False
+
     def __init__(self, optimizer: Any, schedulers: list[Any], milestones: list[int]) -> None:
         self.schedulers, self.milestones = schedulers, milestones
 
 
 class ReduceLROnPlateau:
     """Reduce the learning rate when a metric stops improving."""
+
+    default_interval, needs_metric, needs_total_steps = "epoch", True, False
 
     def __init__(self, optimizer: Any, mode: Literal["min", "max"] = "min", factor: float = 0.1, patience: int = 10) -> None:
         self.mode = mode
@@ -61,12 +73,16 @@ class ReduceLROnPlateau:
 class OneCycleLR:
     """One-cycle policy."""
 
+    default_interval, needs_metric, needs_total_steps = "step", False, True
+
     def __init__(self, optimizer: Any, max_lr: float, total_steps: int | None = None) -> None:
         self.max_lr = max_lr
 
 
 class Linear:
     """y = x W^T + b."""
+
+    inferred_args = {"in_features": "last"}
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         self.in_features, self.out_features = in_features, out_features
@@ -128,6 +144,7 @@ def accuracy(outputs: Any, targets: Any) -> float:
     return 1.0
 
 
+@metric(log_name="top_{k}")
 def top_k_accuracy(outputs: Any, targets: Any, k: int = 5) -> float:
     """Top-k accuracy."""
     return float(k)
@@ -155,7 +172,7 @@ def stub_registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, Registry]:
         registry = REGISTRIES[category]
         stand_in = Registry(registry.category, registry.noun, Kind(registry.kind.description), registry.supplied)
         for name, target in stubs.items():
-            stand_in.register(name, target, ("in_features",) if name == "linear" else ())
+            stand_in.register(name, target)
         monkeypatch.setitem(REGISTRIES, category, stand_in)
     return REGISTRIES
 

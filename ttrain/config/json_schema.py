@@ -42,7 +42,7 @@ def _name_branch(category: str, name: str, own: dict[str, Any], defs: dict[str, 
         entry, target = registry.load(name)
     except RegistryError:
         return branch  # not importable here: the name alone
-    signature = signature_of(target, entry.supplied, entry.inferred)
+    signature = signature_of(target, entry.supplied)
     for param in signature.params.values():
         schema = _param_schema(param)
         defs.update(schema.pop("$defs", {}))

@@ -41,18 +41,17 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name: its target and how its constructor's parameters are filled.
+    """One registered name: its target and how many of its constructor's parameters ttrain passes.
 
     ``target`` is ``"module:attribute"`` or the object itself. The first ``supplied`` positional
-    parameters are passed by ttrain (an optimizer's ``params``), never by the config; ``inferred``
-    parameters may be left out of a config and are then inferred from the data (a layer's
-    ``in_features``).
+    parameters are passed by ttrain (an optimizer's ``params``), never by the config. What else a
+    target needs (sizes inferred from the data, a step interval, ...) its class declares itself,
+    so a user's class named by path gets the same treatment as a registered one.
     """
 
     name: str
     target: str | Callable[..., Any]
     supplied: int = 0
-    inferred: tuple[str, ...] = ()
 
     @property
     def target_name(self) -> str:
@@ -135,9 +134,9 @@ class Registry:
     supplied: int = 0
     _entries: dict[str, Entry] = field(default_factory=dict)
 
-    def register(self, name: str, target: str | Callable[..., Any], inferred: tuple[str, ...] = ()) -> Entry:
+    def register(self, name: str, target: str | Callable[..., Any]) -> Entry:
         """Add (or replace) ``name``; returns its Entry."""
-        entry = Entry(name, target, self.supplied, tuple(inferred))
+        entry = Entry(name, target, self.supplied)
         self._entries[name] = entry
         return entry
 
@@ -190,11 +189,10 @@ class Registry:
         return entry, target
 
 
-def _registry(category: str, noun: str, kind: Kind, targets: dict[str, str], supplied: int = 0,
-              inferred: dict[str, tuple[str, ...]] | None = None) -> Registry:
+def _registry(category: str, noun: str, kind: Kind, targets: dict[str, str], supplied: int = 0) -> Registry:
     registry = Registry(category, noun, kind, supplied)
     for name, target in targets.items():
-        registry.register(name, target, (inferred or {}).get(name, ()))
+        registry.register(name, target)
     return registry
 
 
@@ -238,14 +236,6 @@ REGISTRIES: dict[str, Registry] = {
         "group_norm": _NN + "GroupNorm",
         "dropout2d": _NN + "Dropout2d",
         "embedding": _NN + "Embedding",
-    }, inferred={  # sizes read from the shape flowing into the layer
-        "linear": ("in_features",),
-        "conv1d": ("in_channels",),
-        "conv2d": ("in_channels",),
-        "batch_norm1d": ("num_features",),
-        "batch_norm2d": ("num_features",),
-        "group_norm": ("num_channels",),
-        "layer_norm": ("normalized_shape",),
     }),
     "losses": _registry("losses", "loss", MODULE, {
         "mse": _NN + "MSELoss",
@@ -303,9 +293,9 @@ def get_registry(category: str) -> Registry:
     raise RegistryError(f"unknown registry category {category!r}{known}", suggestion)
 
 
-def register(category: str, name: str, target: str | Callable[..., Any], inferred: tuple[str, ...] = ()) -> Entry:
+def register(category: str, name: str, target: str | Callable[..., Any]) -> Entry:
     """Register ``name`` in ``category`` (for plug-ins and tests)."""
-    return get_registry(category).register(name, target, inferred)
+    return get_registry(category).register(name, target)
 
 
 def resolve(category: str, name: str, search_dir: str | Path | None = None) -> Any:
@@ -346,7 +336,7 @@ def describe(category: str) -> list[ComponentInfo]:
         except RegistryError as exc:
             infos.append(ComponentInfo(entry.name, entry.target_name, error=str(exc)))
             continue
-        signature = signature_of(target, entry.supplied, entry.inferred)
+        signature = signature_of(target, entry.supplied)
         doc = (getattr(target, "__doc__", None) or "").strip().splitlines()
         params = tuple(signature.params.values())
         infos.append(ComponentInfo(entry.name, entry.target_name, params, doc[0] if doc else ""))

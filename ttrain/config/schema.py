@@ -124,8 +124,8 @@ class SchedulerSpec(ComponentSpec):
     """A learning-rate scheduler: registered name + kwargs, how often it steps, optional warm-up."""
 
     interval: Literal["epoch", "step"] | None = Field(
-        None, description="step the scheduler every epoch or every batch (default: step for onecycle, else epoch)")
-    monitor: str | None = Field(None, description="metric fed to the plateau scheduler, e.g. val.loss")
+        None, description="step the scheduler every epoch or every batch (default: the scheduler class's default_interval)")
+    monitor: str | None = Field(None, description="metric fed to a scheduler stepped with one (needs_metric, e.g. plateau), e.g. val.loss")
     warmup: WarmupConfig | None = None
 
 

@@ -189,13 +189,24 @@ def _hints(obj: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
+def inferred_params(obj: Any) -> tuple[str, ...]:
+    """The parameters of ``obj`` that ttrain fills when a config leaves them out, as its class declares:
+    the keys of a module's ``inferred_args`` (sizes read from the data), and ``total_steps`` of a
+    scheduler that ``needs_total_steps`` (the run's length)."""
+    names = tuple(getattr(obj, "inferred_args", None) or ())
+    if getattr(obj, "needs_total_steps", False) is True:
+        names += ("total_steps",)
+    return names
+
+
 @functools.lru_cache(maxsize=None)
-def signature_of(obj: Callable[..., Any], supplied: int = 0, inferred: tuple[str, ...] = ()) -> Signature:
+def signature_of(obj: Callable[..., Any], supplied: int = 0) -> Signature:
     """The config schema of ``obj``'s constructor or call signature.
 
-    The first ``supplied`` positional parameters are passed by ttrain; ``inferred`` parameters
-    become optional (None: infer from the data).
+    The first ``supplied`` positional parameters are passed by ttrain; the parameters its class
+    declares inferred (`inferred_params`) become optional (None: infer them).
     """
+    inferred = inferred_params(obj)
     try:
         parameters = list(inspect.signature(obj).parameters.values())
     except (TypeError, ValueError):

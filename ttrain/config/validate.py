@@ -25,10 +25,10 @@ from ttrain.config.pydantic_errors import translate
 from ttrain.config.registry import RegistryError, get_registry
 from ttrain.config.schema import COMPONENT_SECTIONS, ComponentSpec, Config, ModelSpec
 from ttrain.config.signature import Signature, signature_of, validate_kwargs
+from ttrain.declare import log_name_of
 
 MAX_SHOWN_ISSUES = 10
 MIN_EVAL_BATCH_SIZE = 256  # evaluation keeps no graph, so bigger batches are cheap and faster
-_DEFAULT_STEP_INTERVAL = {"onecycle": "step"}  # schedulers meant to step every batch
 
 
 @dataclass
@@ -76,7 +76,7 @@ def _check_component(ctx: _Context, category: str, path: KeyPath, name_path: Key
     except RegistryError as exc:
         ctx.add(name_path, exc.message, exc.suggestion)
         return None
-    signature: Signature = signature_of(target, entry.supplied, entry.inferred)
+    signature: Signature = signature_of(target, entry.supplied)
     values, issues = validate_kwargs(signature, kwargs, tuple(own_keys))
     for issue in issues:
         ctx.add((*path, *issue.path), issue.message, issue.suggestion)
@@ -115,7 +115,7 @@ def _check_items(ctx: _Context, path: KeyPath, items: Any, category: str) -> Non
         else:
             continue  # malformed: reported by the static pass
         if category == "metrics" and not kwargs and name in get_registry(category):
-            # A bare registered metric needs no import: the trainer's metrics module is imported when used.
+            # A bare registered metric has no arguments to check (and stays written as the user wrote it).
             continue
         values = _check_component(ctx, category, kwargs_path, name_path, str(name), kwargs, ())
         if values is not None:
@@ -141,14 +141,15 @@ def _check_model(ctx: _Context) -> None:
 
 
 def metric_log_name(spec: ComponentSpec, base_dir: str | Path | None = None) -> str:
-    """The name a metric is logged under: its registry name, ``top_<k>`` for top_k."""
-    if spec.name != "top_k":
-        return spec.name
-    k = spec.kwargs.get("k")
-    if k is None:  # the metric function's own default
-        entry, function = get_registry("metrics").load("top_k", base_dir)
-        k = signature_of(function, entry.supplied).params["k"].default
-    return f"top_{k}"
+    """The name a metric is logged under: the ``log_name`` its function declares, filled with its
+    keyword arguments (``top_5`` for ``{top_k: {k: 5}}``); else its registered name, or the
+    function's name when the config names it as ``package.module:function``."""
+    registry = get_registry("metrics")
+    entry, function = registry.load(spec.name, base_dir)
+    default = spec.name if spec.name in registry else str(getattr(function, "__name__", spec.name))
+    params = signature_of(function, entry.supplied).params
+    kwargs = {name: param.default for name, param in params.items() if not param.required} | dict(spec.kwargs)
+    return log_name_of(function, default, kwargs)
 
 
 def logged_metrics(config: Config) -> list[str]:
@@ -189,11 +190,14 @@ def _derive(ctx: _Context, config: Config) -> Config:
         stop.monitor = _check_monitor(ctx, ("trainer", "early_stopping", "monitor"), stop.monitor, logged)
         stop.mode = stop.mode or _default_mode(stop.monitor)
     if scheduler is not None:
-        scheduler.interval = scheduler.interval or _DEFAULT_STEP_INTERVAL.get(scheduler.name, "epoch")
-        if scheduler.name == "plateau" or scheduler.monitor is not None:
+        # The scheduler's class says how it is stepped (see LRScheduler's traits).
+        _, scheduler_class = get_registry("schedulers").load(scheduler.name, ctx.base_dir, ctx.trusted)
+        scheduler.interval = scheduler.interval or scheduler_class.default_interval
+        if scheduler_class.needs_metric or scheduler.monitor is not None:
             scheduler.monitor = _check_monitor(ctx, ("scheduler", "monitor"), scheduler.monitor, logged)
-        if scheduler.name == "plateau" and scheduler.warmup is not None:
-            ctx.add(("scheduler", "warmup"), "warm-up cannot be combined with the 'plateau' scheduler")
+        if scheduler_class.needs_metric and scheduler.warmup is not None:
+            ctx.add(("scheduler", "warmup"), f"warm-up cannot be combined with the {scheduler.name!r} scheduler "
+                                             "(it is stepped with a metric's value)")
     trainer.eval_batch_size = trainer.eval_batch_size or max(trainer.batch_size, MIN_EVAL_BATCH_SIZE)
     trainer.output_dir = Path(ctx.resolve_path(("trainer", "output_dir"), trainer.output_dir))
     return config

@@ -39,6 +39,8 @@ class _ConvNd(Module):
     Subclasses say how many spatial dimensions they have (`_dims`) and which functional they call.
     """
 
+    inferred_args = {"in_channels": "channels"}
+
     _dims: int = 0
     in_channels: int
     out_channels: int

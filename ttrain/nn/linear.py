@@ -32,6 +32,8 @@ class Linear(Module):
     PyTorch's default U(-1/sqrt(in_features), 1/sqrt(in_features)).
     """
 
+    inferred_args = {"in_features": "last"}
+
     in_features: int
     out_features: int
     weight: Parameter

@@ -1,11 +1,16 @@
 """Loss modules: each stores its settings and calls the matching function in `nn.functional`.
 
 Class weights and `pos_weight` are registered as buffers, as in PyTorch (so they travel in the
-state dict).
+state dict). `Loss` documents the traits the config layer and `ttrain predict` read.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import numpy as np
+
+from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.ops.loss import check_reduction
 from ttrain.autograd.tensor import Tensor
 from ttrain.nn import functional as F
@@ -23,16 +28,54 @@ def _as_tensor(value: WeightLike) -> Tensor | None:
     return Tensor(value)
 
 
-class _Loss(Module):
-    """Base of every loss: validates and stores `reduction` ('mean', 'sum' or 'none')."""
+class Loss(Module):
+    """Base of every loss: validates and stores `reduction` ('mean', 'sum' or 'none').
+
+    Traits (a user's loss declares its own the same way, on any `nn.Module` subclass; nothing is
+    decided by a loss's registry name):
+
+    - `takes_class_indices`: targets are class indices, so integer labels need no one-hot encoding
+      and every label must be below the model's output width (checked before training);
+    - `probabilities(outputs)`: how the model's outputs (N, C) become class probabilities, for
+      ``ttrain predict``.
+    """
+
+    takes_class_indices: ClassVar[bool] = False
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
         check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Class probabilities of outputs (N, C) whose meaning the loss does not fix (MSE, or BCE, on
+        one-hot targets): see `scores_to_probabilities`. Losses whose outputs are logits or
+        log-probabilities say so by overriding this."""
+        return scores_to_probabilities(outputs)
 
-class _WeightedLoss(_Loss):
+
+def scores_to_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """Non-negative rows (a sigmoid output) scaled to sum to 1, an all-zero row to the uniform
+    distribution; if any score is negative, the outputs are taken as logits (softmax)."""
+    if (outputs >= 0).all():
+        total = outputs.sum(axis=1, keepdims=True)
+        return np.divide(outputs, total, out=np.full_like(outputs, 1.0 / outputs.shape[1]), where=total > 0)
+    return _softmax(outputs)
+
+
+def class_probabilities(loss: Module, outputs: np.ndarray) -> np.ndarray:
+    """``loss.probabilities(outputs)``; for a loss that declares none (any `Module` may be one),
+    `scores_to_probabilities`, the base `Loss`'s default."""
+    probabilities = getattr(loss, "probabilities", None)
+    return probabilities(outputs) if callable(probabilities) else scores_to_probabilities(outputs)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the class axis, through log-softmax (finite for huge logits)."""
+    return np.exp(F.log_softmax(from_numpy(logits), dim=1).numpy())
+
+
+class _WeightedLoss(Loss):
     """A loss with an optional `weight` (per class, or broadcast over elements) kept as a buffer."""
 
     weight: Tensor | None
@@ -42,7 +85,7 @@ class _WeightedLoss(_Loss):
         self.register_buffer("weight", _as_tensor(weight))
 
 
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """Mean squared error: (input - target) ** 2, reduced."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -50,7 +93,7 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
-class L1Loss(_Loss):
+class L1Loss(Loss):
     """Mean absolute error: |input - target|, reduced."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -58,7 +101,7 @@ class L1Loss(_Loss):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
-class HuberLoss(_Loss):
+class HuberLoss(Loss):
     """Quadratic below `delta`, linear above: 0.5 d**2 or delta (|d| - 0.5 delta)."""
 
     def __init__(self, reduction: Reduction = "mean", delta: float = 1.0) -> None:
@@ -72,7 +115,7 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-class SmoothL1Loss(_Loss):
+class SmoothL1Loss(Loss):
     """0.5 d**2 / beta below `beta`, |d| - 0.5 beta above (L1 for beta = 0)."""
 
     def __init__(self, reduction: Reduction = "mean", beta: float = 1.0) -> None:
@@ -93,6 +136,8 @@ class CrossEntropyLoss(_WeightedLoss):
     is per class, `ignore_index` drops samples, `label_smoothing` mixes in the uniform distribution.
     """
 
+    takes_class_indices = True
+
     def __init__(
         self, weight: WeightLike = None, ignore_index: int = -100, reduction: Reduction = "mean",
         label_smoothing: float = 0.0,
@@ -110,9 +155,15 @@ class CrossEntropyLoss(_WeightedLoss):
             label_smoothing=self.label_smoothing,
         )
 
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Softmax of the logits."""
+        return _softmax(outputs)
+
 
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (N, C, d1, ...) at class indices (N, d1, ...)."""
+
+    takes_class_indices = True
 
     def __init__(self, weight: WeightLike = None, ignore_index: int = -100, reduction: Reduction = "mean") -> None:
         super().__init__(weight, reduction)
@@ -121,6 +172,10 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss of log-probabilities against class indices."""
         return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The exponential of the log-probabilities."""
+        return np.exp(outputs)
 
 
 class BCELoss(_WeightedLoss):
@@ -147,3 +202,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
         return F.binary_cross_entropy_with_logits(
             input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The sigmoid of the logits."""
+        return F.sigmoid(from_numpy(outputs)).numpy()

@@ -34,6 +34,8 @@ def _rows(x: Tensor) -> Tensor:
 class SeedNet(Module):
     """The seed article's network: one Linear layer followed by a Sigmoid (trained with MSE)."""
 
+    inferred_args = {"in_features": "features", "num_classes": "classes"}
+
     def __init__(self, in_features: int = 784, num_classes: int = 10) -> None:
         super().__init__()
         self.linear = Linear(in_features, num_classes)
@@ -49,6 +51,8 @@ class MLP(Module):
 
     The output is logits (no final activation), for `CrossEntropyLoss`.
     """
+
+    inferred_args = {"in_features": "features", "num_classes": "classes"}
 
     def __init__(
         self,

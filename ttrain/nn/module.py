@@ -10,7 +10,7 @@ per-call overhead is what decides the speed of small networks.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -49,8 +49,15 @@ class Module:
 
     Parameters, submodules and buffers assigned as attributes are registered automatically, in the
     order they are assigned; `state_dict()` names them with dotted paths (`encoder.0.weight`).
+
+    `inferred_args` maps constructor parameters that a config may leave out to the quantity of the
+    data that fills them (one rule for a registered model, a ``layers:`` list and a user's class):
+    ``"features"`` the product of a sample's shape (a model that flattens its input), ``"last"``
+    its last axis, ``"channels"`` its first axis, ``"spatial"`` an image's ``(H, W)``, ``"classes"``
+    the dataset's number of classes. In a ``layers:`` list the sample is what flows into the layer.
     """
 
+    inferred_args: ClassVar[Mapping[str, str]] = {}
     training: bool
 
     def __init__(self) -> None:

@@ -52,6 +52,8 @@ class _BatchNorm(Module):
     running statistics (or with the batch's when `track_running_stats=False`).
     """
 
+    inferred_args = {"num_features": "channels"}
+
     _input_dims: tuple[int, ...] = ()
     num_features: int
     eps: float
@@ -148,6 +150,8 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """Normalise each sample over its trailing `normalized_shape` dimensions, then scale and shift elementwise."""
 
+    inferred_args = {"normalized_shape": "last"}
+
     normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
@@ -184,6 +188,8 @@ class LayerNorm(Module):
 
 class GroupNorm(Module):
     """Normalise each sample over groups of num_channels / num_groups channels, then scale and shift per channel."""
+
+    inferred_args = {"num_channels": "channels"}
 
     num_groups: int
     num_channels: int

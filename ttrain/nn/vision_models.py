@@ -29,6 +29,8 @@ class LeNet5(Module):
     1 linear 400->120, 2 relu, 3 linear 120->84, 4 relu, 5 linear 84->num_classes.
     """
 
+    inferred_args = {"in_channels": "channels", "num_classes": "classes"}
+
     def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
         super().__init__()
         self.features = Sequential(
@@ -56,6 +58,8 @@ class CNN(Module):
     The defaults (conv 32 and 64 3x3, max-pool, dropout 0.25, FC 128, dropout 0.5) are the
     network of `configs/mnist_cnn.yaml`.
     """
+
+    inferred_args = {"in_channels": "channels", "num_classes": "classes", "input_size": "spatial"}
 
     def __init__(
         self,

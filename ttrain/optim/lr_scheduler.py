@@ -14,7 +14,7 @@ import math
 import numbers
 import warnings
 from bisect import bisect_right
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ttrain.optim.optimizer import Optimizer
 
@@ -57,7 +57,22 @@ class LRScheduler:
 
     `last_epoch` counts the `step()` calls (0 right after construction); `base_lrs` are the groups'
     `initial_lr`; `get_last_lr()` returns the lrs set by the latest step.
+
+    Traits, read by the config layer and the trainer (a user's subclass declares its own the same way;
+    nothing is decided by a scheduler's registry name):
+
+    - `default_interval`: ``"epoch"`` or ``"step"`` (every batch), used when a config sets no
+      ``scheduler.interval``;
+    - `needs_metric`: `step(value)` takes the monitored metric's value (``scheduler.monitor``), so
+      it cannot follow a warm-up either;
+    - `needs_total_steps`: the schedule is laid out over the run's length; when a config gives none
+      of `run_length_kwargs`, ttrain passes ``total_steps = trainer.epochs * batches per epoch``.
     """
+
+    default_interval: ClassVar[str] = "epoch"
+    needs_metric: ClassVar[bool] = False
+    needs_total_steps: ClassVar[bool] = False
+    run_length_kwargs: ClassVar[tuple[str, ...]] = ("total_steps",)  # any of these tells the run's length
 
     _is_initial = False  # True only during the step that construction performs
     _TRANSIENT = ("optimizer", "_is_initial")
@@ -248,6 +263,10 @@ class OneCycleLR(LRScheduler):
     (`three_phase`: back to the initial lr first, then down). With `cycle_momentum` the momentum (SGD)
     or beta1 (Adam) moves the opposite way, between `max_momentum` and `base_momentum`."""
 
+    default_interval = "step"
+    needs_total_steps = True
+    run_length_kwargs = ("total_steps", "epochs")  # `epochs` comes with `steps_per_epoch`
+
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
                  anneal_strategy: str = "cos", cycle_momentum: bool = True,
@@ -346,6 +365,8 @@ class ReduceLROnPlateau(LRScheduler):
     After a reduction, `cooldown` steps pass before bad steps count again; the lr never falls below
     `min_lr`, and a change smaller than `eps` is skipped."""
 
+    needs_metric = True
+
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8) -> None:
@@ -440,9 +461,9 @@ class SequentialLR(LRScheduler):
         if len(schedulers) < 1:
             raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
         for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
+            if getattr(scheduler, "needs_metric", False):
                 raise ValueError(
-                    f"SequentialLR does not support ReduceLROnPlateau (scheduler {i}): its step needs a metric"
+                    f"SequentialLR does not support {type(scheduler).__name__} (scheduler {i}): its step needs a metric"
                 )
             if not isinstance(scheduler, LRScheduler):
                 raise TypeError(f"SequentialLR: scheduler {i} is a {type(scheduler).__name__}, not an LRScheduler")

@@ -1,4 +1,11 @@
-"""Build everything a config describes (data, model, loss, optimizer, scheduler, trainer) and run it."""
+"""Build everything a config describes, in small named steps that `build_experiment` runs in order:
+seed the streams, build the datasets (and the validation split), size and build the model, build the
+loss and optimizer, check that model, loss and data fit, build the loaders, the scheduler (given the
+run's length when its class needs it) and the trainer.
+
+What a component needs is read from its class (`inferred_args`, a scheduler's and a loss's traits),
+never from its registry name, so a user's class named by `package.module:Class` is treated the same.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +25,6 @@ from ttrain.config.registry import RegistryError
 from ttrain.data.errors import DataError
 from ttrain.random import Generator, manual_seed
 from ttrain.training.trainer import Trainer
-
-# Constructor parameters filled from the data when a config leaves them out.
-_MODEL_INFERRED = ("in_features", "in_channels", "num_classes", "input_size")
 
 
 @dataclass
@@ -60,6 +64,15 @@ def _streams(seed: int) -> tuple[Generator, Generator]:
     return split, shuffle
 
 
+def seed_streams(seed: int) -> Generator:
+    """Seed the global stream (initialisation, then dropout) and return the shuffling stream.
+
+    The validation split draws from its own stream (`build_datasets`), so neither shifts the other.
+    """
+    manual_seed(seed)
+    return _streams(seed)[1]
+
+
 def build_datasets(config: Config, source: SourceMap | None = None) -> dict[str, Any]:
     """`train`, `test` and (with `trainer.val_split`) `val` datasets, split with the seeded stream."""
     from ttrain.data import train_val_split
@@ -81,28 +94,56 @@ def _input_shape(dataset: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in dataset.input_shape)
 
 
+# ---- the one inference rule for input sizes (see nn.Module.inferred_args) -------------------------
+def input_quantities(input_shape: tuple[int, ...], num_classes: int | None) -> dict[str, Any]:
+    """What a class's `inferred_args` may name, for samples of `input_shape` (None: not known here)."""
+    shape = tuple(input_shape)
+    return {
+        "features": math.prod(shape),  # a model that flattens its input
+        "last": shape[-1] if shape else None,  # Linear, LayerNorm: the last axis
+        "channels": shape[0] if shape else None,  # channel-first layers: conv, batch and group norm
+        "spatial": shape[1:] if len(shape) == 3 else None,  # an image's (H, W)
+        "classes": num_classes,
+    }
+
+
+def infer_kwargs(target: Any, kwargs: dict[str, Any], input_shape: tuple[int, ...],
+                 num_classes: int | None = None) -> dict[str, Any]:
+    """`kwargs` completed with what `target` declares in its `inferred_args` and the config left out
+    (or set to null), read from the data; a quantity not known here leaves the class's default."""
+    declared = getattr(target, "inferred_args", None) or {}
+    if not declared:
+        return dict(kwargs)
+    known = input_quantities(input_shape, num_classes)
+    try:
+        accepted = set(inspect.signature(target).parameters)
+    except (TypeError, ValueError):  # no readable signature: trust the declaration
+        accepted = set(declared)
+    completed = dict(kwargs)
+    for name, quantity in declared.items():
+        if quantity not in known:
+            raise ValueError(f"{target.__name__}.inferred_args: {name!r} names an unknown quantity {quantity!r} "
+                             f"(known: {', '.join(known)})")
+        if name not in accepted or completed.get(name) is not None:
+            continue
+        if known[quantity] is None:
+            completed.pop(name, None)
+        else:
+            completed[name] = known[quantity]
+    return completed
+
+
 def build_model(config: Config, input_shape: tuple[int, ...], num_classes: int | None) -> Any:
     """The network: a registered architecture with its kwargs, or a `layers:` list sized from the data."""
     spec = config.model
     if spec.layers is None:
-        entry, target = get_registry("models").load(spec.name, config.base_dir)
-        kwargs = dict(spec.kwargs)
-        params = inspect.signature(target).parameters
-        known = {
-            "in_features": math.prod(input_shape),
-            "in_channels": input_shape[0],
-            "num_classes": num_classes,
-            "input_size": tuple(input_shape[1:]) if len(input_shape) == 3 else None,  # an image's (H, W)
-        }
-        for name in _MODEL_INFERRED:
-            if name in params and name not in kwargs and known[name] is not None:
-                kwargs[name] = known[name]
+        _, target = get_registry("models").load(spec.name, config.base_dir)
         with _section("model"):
-            return target(**kwargs)
-    return build_layers(config, input_shape)
+            return target(**infer_kwargs(target, spec.kwargs, input_shape, num_classes))
+    return build_layers(config, input_shape, num_classes)
 
 
-def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
+def build_layers(config: Config, input_shape: tuple[int, ...], num_classes: int | None = None) -> Any:
     """A `Sequential` of the listed layers; each inferred size comes from the shape flowing into it."""
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.tensor import Tensor
@@ -112,14 +153,9 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
     layers = []
     shape = tuple(input_shape)
     for index, item in enumerate(config.model.layers):
-        entry, target = registry.load(item.name, config.base_dir)
-        kwargs = dict(item.kwargs)
-        for name in entry.inferred:
-            if name not in kwargs:
-                # Linear and layer norm read the last axis; channel-first layers (conv, norm) the first.
-                kwargs[name] = shape[-1] if name in ("in_features", "normalized_shape") else shape[0]
+        _, target = registry.load(item.name, config.base_dir)
         try:
-            layer = target(**kwargs)
+            layer = target(**infer_kwargs(target, item.kwargs, shape, num_classes))
             with no_grad(), np.errstate(all="ignore"):  # zeros through a log layer: a shape, not a warning
                 layer.eval()
                 shape = tuple(layer(Tensor._wrap(np.zeros((1, *shape), dtype=np.float32), False)).shape[1:])
@@ -129,8 +165,16 @@ def build_layers(config: Config, input_shape: tuple[int, ...]) -> Any:
     return Sequential(*layers)
 
 
-# Losses that take class indices; every other loss compares outputs with targets of their shape.
-_CLASS_INDEX_LOSSES = ("cross_entropy", "nll")
+def build_loss(config: Config, source: SourceMap | None = None) -> Any:
+    """The loss module of `config.loss`."""
+    with _section("loss", source):
+        return build("losses", config.loss, base_dir=config.base_dir)
+
+
+def build_optimizer(config: Config, model: Any, source: SourceMap | None = None) -> Any:
+    """The optimizer of `config.optimizer` over `model`'s parameters."""
+    with _section("optimizer", source):
+        return build("optimizers", config.optimizer, model.parameters(), base_dir=config.base_dir)
 
 
 def check_model_fits_data(
@@ -141,13 +185,14 @@ def check_model_fits_data(
     fit together are a config error before training starts, not a traceback at its first step.
 
     In eval mode, without augmentation and without a graph: no random stream is drawn from.
-    With a loss that takes class indices, every label of ``datasets`` (default: just ``dataset``)
-    must also be a class the model can output: a label past the output width is a DataError
-    naming the split and the row, not an IndexError at some later step.
+    With a loss that takes class indices (its `takes_class_indices` trait), every label of
+    ``datasets`` (default: just ``dataset``) must also be a class the model can output: a label
+    past the output width is a DataError naming the split and the row, not an IndexError later.
     """
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.tensor import Tensor
 
+    takes_class_indices = bool(getattr(loss_fn, "takes_class_indices", False))  # any Module may be a loss
     features, targets = dataset.without_augmentation().get_batch(np.arange(min(2, len(dataset))))
     was_training = getattr(model, "training", True)
     model.eval()
@@ -157,14 +202,14 @@ def check_model_fits_data(
             with _section("model", source):
                 output = model(Tensor._wrap(np.ascontiguousarray(features), False))
             hint = ""
-            if np.asarray(targets).dtype.kind in "iu" and config.loss.name not in _CLASS_INDEX_LOSSES:
+            if np.asarray(targets).dtype.kind in "iu" and not takes_class_indices:
                 hint = f" ({config.loss.name} on class labels needs one-hot targets: data.one_hot: true)"
             context = f"the model's outputs {tuple(output.shape)[1:]} and the data's targets do not fit this loss: "
             with _section("loss", source, context, hint):
                 loss_fn(output, Tensor._wrap(np.ascontiguousarray(targets), False))
     finally:
         model.train(bool(was_training))
-    if config.loss.name in _CLASS_INDEX_LOSSES and output.ndim >= 2:
+    if takes_class_indices and output.ndim >= 2:
         _check_labels_fit_outputs(config, loss_fn, int(output.shape[1]), datasets or {"train": dataset})
 
 
@@ -180,45 +225,47 @@ def _check_labels_fit_outputs(config: Config, loss_fn: Any, width: int, datasets
                                getattr(loss_fn, "ignore_index", None))
 
 
-def metric_names(config: Config) -> dict[str, Any]:
-    """Metric functions keyed by the name they are logged under (`accuracy`, `top_5`, ...)."""
-    return {metric_log_name(spec, config.base_dir): build_metric(spec, config.base_dir) for spec in config.trainer.metrics}
-
-
-def build_experiment(config: Config, source: SourceMap | None = None, callbacks: list[Any] = ()) -> Experiment:
-    """Seed every stream, then build data, model, loss, optimizer, scheduler and trainer from `config`."""
+def build_loaders(config: Config, datasets: dict[str, Any], shuffle_stream: Generator) -> tuple[Any, dict[str, Any]]:
+    """The training loader (shuffled with `shuffle_stream`) and the `val`/`test` evaluation loaders."""
     from ttrain.data import DataLoader
-
-    manual_seed(config.seed)  # the global stream: initialisation, then dropout
-    _, shuffle_stream = _streams(config.seed)
-    datasets = build_datasets(config, source)  # checked: no split is empty
-    train_set = datasets["train"]
-    model = build_model(config, _input_shape(train_set), getattr(train_set, "num_classes", None))
-    with _section("loss", source):
-        loss_fn = build("losses", config.loss, base_dir=config.base_dir)
-    with _section("optimizer", source):
-        optimizer = build("optimizers", config.optimizer, model.parameters(), base_dir=config.base_dir)
-    check_model_fits_data(config, model, loss_fn, train_set, source, datasets)
 
     trainer_cfg = config.trainer
     train_loader = DataLoader(
-        train_set, batch_size=trainer_cfg.batch_size, shuffle=trainer_cfg.shuffle,
+        datasets["train"], batch_size=trainer_cfg.batch_size, shuffle=trainer_cfg.shuffle,
         drop_last=trainer_cfg.drop_last, generator=shuffle_stream,
     )
     eval_loaders = {
         split: DataLoader(datasets[split], batch_size=trainer_cfg.eval_batch_size) for split in ("val", "test") if split in datasets
     }
+    return train_loader, eval_loaders
 
-    # Monitors, modes, the scheduler's interval and the eval batch size come resolved and checked
-    # (with file and line) by the config layer.
-    scheduler = None
-    if config.scheduler is not None:
-        spec = config.scheduler
-        if spec.name == "onecycle" and not {"total_steps", "epochs"} & set(spec.kwargs):
-            # OneCycleLR must know the run's length, which only the trainer knows.
-            spec = type(spec).model_validate({**spec.model_dump(), "total_steps": trainer_cfg.epochs * len(train_loader)})
-        with _section("scheduler", source):
-            scheduler = build_scheduler(spec, optimizer, config.base_dir)
+
+def build_run_scheduler(config: Config, optimizer: Any, steps_per_epoch: int, source: SourceMap | None = None) -> Any:
+    """The scheduler of `config.scheduler` (None without one).
+
+    A scheduler class that `needs_total_steps` and is given none of its `run_length_kwargs` gets
+    ``total_steps = trainer.epochs * steps_per_epoch``: the run's length, which only the trainer knows.
+    Its interval and monitor come resolved and checked (with file and line) by the config layer.
+    """
+    spec = config.scheduler
+    if spec is None:
+        return None
+    _, scheduler_class = get_registry("schedulers").load(spec.name, config.base_dir)
+    if scheduler_class.needs_total_steps and all(spec.kwargs.get(k) is None for k in scheduler_class.run_length_kwargs):
+        spec = type(spec).model_validate({**spec.model_dump(), "total_steps": config.trainer.epochs * steps_per_epoch})
+    with _section("scheduler", source):
+        return build_scheduler(spec, optimizer, config.base_dir)
+
+
+def metric_names(config: Config) -> dict[str, Any]:
+    """Metric functions keyed by the name they are logged under (`accuracy`, `top_5`, ...)."""
+    return {metric_log_name(spec, config.base_dir): build_metric(spec, config.base_dir) for spec in config.trainer.metrics}
+
+
+def build_trainer(config: Config, model: Any, loss_fn: Any, optimizer: Any, scheduler: Any,
+                  callbacks: list[Any] = ()) -> Trainer:
+    """The Trainer of `config.trainer`, with `callbacks` and (when configured) early stopping."""
+    trainer_cfg = config.trainer
     all_callbacks = list(callbacks)
     stopping = config.trainer.early_stopping
     if stopping is not None:
@@ -226,12 +273,30 @@ def build_experiment(config: Config, source: SourceMap | None = None, callbacks:
 
         all_callbacks.append(EarlyStopping(stopping.monitor, stopping.mode, stopping.patience, stopping.min_delta))
 
-    trainer = Trainer(
+    return Trainer(
         model, loss_fn, optimizer, epochs=trainer_cfg.epochs, max_steps=trainer_cfg.max_steps, scheduler=scheduler, metrics=metric_names(config),
         scheduler_interval=config.scheduler.interval if config.scheduler else "epoch",
         scheduler_monitor=config.scheduler.monitor if config.scheduler else None, grad_clip=trainer_cfg.grad_clip,
         grad_clip_algorithm=trainer_cfg.grad_clip_algorithm, callbacks=all_callbacks,
         detect_anomaly=trainer_cfg.detect_anomaly,
     )
+
+
+def build_experiment(config: Config, source: SourceMap | None = None, callbacks: list[Any] = ()) -> Experiment:
+    """Seed every stream, then build data, model, loss, optimizer, scheduler and trainer from `config`.
+
+    Each step is a function of its own; the order matters only for the seeded streams (the model's
+    initialisation draws from the global stream, so data and model come before anything random).
+    """
+    shuffle_stream = seed_streams(config.seed)
+    datasets = build_datasets(config, source)  # checked: no split is empty
+    train_set = datasets["train"]
+    model = build_model(config, _input_shape(train_set), getattr(train_set, "num_classes", None))
+    loss_fn = build_loss(config, source)
+    optimizer = build_optimizer(config, model, source)
+    check_model_fits_data(config, model, loss_fn, train_set, source, datasets)
+    train_loader, eval_loaders = build_loaders(config, datasets, shuffle_stream)
+    scheduler = build_run_scheduler(config, optimizer, len(train_loader), source)
+    trainer = build_trainer(config, model, loss_fn, optimizer, scheduler, list(callbacks))
     return Experiment(config, model, loss_fn, optimizer, scheduler, datasets, train_loader, eval_loaders,
                       shuffle_stream, trainer, config.checkpoint.monitor, config.checkpoint.mode)

@@ -1,7 +1,8 @@
 """Classification metrics over NumPy arrays, and a running average over batches.
 
-A metric is a function ``metric(outputs, targets, **kwargs) -> float`` declared with `metric`;
-a config's ``trainer.metrics`` may name a user's own one as ``package.module:function``.
+A metric is a function ``metric(outputs, targets, **kwargs) -> float`` declared with `metric`
+(which may also say the name it logs under); a config's ``trainer.metrics`` may name a user's own
+one as ``package.module:function``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def accuracy(output: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(predicted == _class_targets(output, target)))
 
 
-@metric
+@metric(log_name="top_{k}")
 def top_k_accuracy(output: np.ndarray, target: np.ndarray, k: int = 5) -> float:
     """Fraction of rows whose target class is among the `k` highest scores."""
     if len(output) == 0:

@@ -221,23 +221,6 @@ def _read_inputs(path: Path) -> np.ndarray:
     return inputs
 
 
-def _probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
-    """Class probabilities from the model's outputs, by what its loss says they are."""
-    from ttrain.autograd.ops.activation import log_softmax_array, stable_sigmoid
-
-    if loss_name == "cross_entropy":
-        return np.exp(log_softmax_array(outputs, 1))
-    if loss_name == "nll":
-        return np.exp(outputs)
-    if loss_name == "bce_with_logits":
-        return stable_sigmoid(outputs)
-    if (outputs >= 0).all():
-        # Non-negative scores (a sigmoid output trained with MSE on one-hot targets): normalise rows.
-        total = outputs.sum(axis=1, keepdims=True)
-        return np.divide(outputs, total, out=np.full_like(outputs, 1.0 / outputs.shape[1]), where=total > 0)
-    return np.exp(log_softmax_array(outputs, 1))
-
-
 def predict(
     path: Path, inputs_path: Path, output: Path, overwrite: bool = False, trust_modules: Sequence[str] = ()
 ) -> dict[str, Any]:
@@ -248,7 +231,9 @@ def predict(
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.tensor import Tensor
     from ttrain.data.errors import DataError
+    from ttrain.nn.loss import class_probabilities
     from ttrain.training.checkpoint import atomic_write_bytes
+    from ttrain.training.experiment import build_loss
 
     if Path(output).exists() and not overwrite:
         raise DataError(f"{output}: already exists; not overwriting it (pass --overwrite to replace it)")
@@ -266,7 +251,8 @@ def predict(
             batch = np.ascontiguousarray(features[start : start + 1024], dtype=np.float32)
             outputs.append(model(Tensor._wrap(batch, False)).data)
     scores = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
-    probabilities = _probabilities(scores, config.loss.name).astype(np.float32)
+    loss_fn = build_loss(config)  # its class says what the outputs are (logits, log-probabilities, ...)
+    probabilities = class_probabilities(loss_fn, scores).astype(np.float32)
     buffer = io.BytesIO()
     np.savez(buffer, probabilities=probabilities, predictions=probabilities.argmax(axis=1))
     try:

@@ -247,9 +247,7 @@ class Trainer:
         return running.compute()
 
     def _step_scheduler(self, record: dict[str, float]) -> None:
-        from ttrain.optim.lr_scheduler import ReduceLROnPlateau
-
-        if isinstance(self.scheduler, ReduceLROnPlateau):
+        if getattr(self.scheduler, "needs_metric", False):  # the scheduler's trait: step(value of the monitor)
             monitor = self.scheduler_monitor or "train.loss"
             self.scheduler.step(record[monitor])
         else:
