@@ -59,6 +59,7 @@ class LRScheduler:
     `initial_lr`; `get_last_lr()` returns the lrs set by the latest step.
     """
 
+    needs_metric = False  # True: `step(metric)` takes the monitored metric (ReduceLROnPlateau)
     _is_initial = False  # True only during the step that construction performs
     _TRANSIENT = ("optimizer", "_is_initial")
 
@@ -345,6 +346,8 @@ class ReduceLROnPlateau(LRScheduler):
     than `patience` steps; improvement is by `threshold` (relative or absolute), `mode` 'min' or 'max'.
     After a reduction, `cooldown` steps pass before bad steps count again; the lr never falls below
     `min_lr`, and a change smaller than `eps` is skipped."""
+
+    needs_metric = True
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
