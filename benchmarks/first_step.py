@@ -17,18 +17,18 @@ import time
 
 def main() -> None:
     """Patch the callback dispatch, then hand over to `ttrain.cli.main` with the remaining arguments."""
-    from ttrain.training.callbacks.base import CallbackList
+    from ttrain.training.callbacks.callback_list import CallbackList
 
     path = os.environ["BENCH_FIRST_STEP_FILE"]
-    dispatch = CallbackList.on_train_batch_end
+    dispatch = CallbackList.call
 
-    def on_train_batch_end(self: CallbackList, trainer, loss: float, batch_size: int) -> None:  # noqa: ANN001
-        if trainer.global_step == 1:
+    def call(self: CallbackList, hook: str, *args) -> None:  # noqa: ANN002
+        if hook == "on_train_batch_end" and args[0].global_step == 1:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(repr(time.monotonic()))
-        dispatch(self, trainer, loss, batch_size)
+        dispatch(self, hook, *args)
 
-    CallbackList.on_train_batch_end = on_train_batch_end
+    CallbackList.call = call
     from ttrain.cli import main as ttrain_main
 
     sys.argv = ["ttrain", *sys.argv[1:]]

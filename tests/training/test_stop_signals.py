@@ -37,7 +37,7 @@ def build(tmp_path: Path, name: str) -> tuple[Any, ModelCheckpoint]:
     """The experiment with a ModelCheckpoint writing full snapshots into `<tmp>/<name>`."""
     experiment = build_experiment(config_from_dict(merged(BASE, CHANGES)))
     checkpoint = ModelCheckpoint(tmp_path / name, lambda path, _: save_snapshot(path, experiment), "val.loss")
-    experiment.trainer.callbacks.callbacks.append(checkpoint)
+    experiment.trainer.add_callback(checkpoint)
     return experiment, checkpoint
 
 
@@ -168,7 +168,8 @@ def test_two_callbacks_of_one_class_keep_their_own_state(tmp_path: Path) -> None
     def with_stoppers() -> tuple[Any, list[EarlyStopping]]:
         experiment, _ = build(tmp_path, "stoppers")
         stoppers = [EarlyStopping("val.loss"), EarlyStopping("val.accuracy", "max"), EarlyStopping("val.accuracy", "max")]
-        experiment.trainer.callbacks.callbacks[:0] = stoppers
+        for stopper in stoppers:
+            experiment.trainer.add_callback(stopper)
         return experiment, stoppers
 
     experiment, stoppers = with_stoppers()
@@ -178,7 +179,7 @@ def test_two_callbacks_of_one_class_keep_their_own_state(tmp_path: Path) -> None
     _, metadata = load_checkpoint(tmp_path / "state.safetensors")
     assert sorted(metadata["callbacks"]) == [
         "EarlyStopping[val.accuracy,max]", "EarlyStopping[val.accuracy,max]#2", "EarlyStopping[val.loss,min]",
-        "ModelCheckpoint[val.loss,min]",
+        "ModelCheckpoint[val.loss,min]", "SchedulerStepper",
     ]
     restored, fresh = with_stoppers()
     restore_snapshot(tmp_path / "state.safetensors", restored)
@@ -193,7 +194,7 @@ def test_a_signal_after_the_last_epoch_is_honoured(tmp_path: Path) -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     experiment, checkpoint = build(tmp_path, "end")
-    experiment.trainer.callbacks.callbacks.insert(0, SignalAtEnd())
+    experiment.trainer.add_callback(SignalAtEnd())
     with pytest.raises(TrainingInterrupted, match="by SIGTERM after epoch 3, step 18"):
         fit(experiment)
     assert load_checkpoint(checkpoint.last_path)[1]["epoch"] == 3

@@ -46,23 +46,8 @@ def fit(
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
             f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-    checkpoint = ModelCheckpoint(
-        run_dir / "checkpoints",
-        lambda path, _trainer: save_snapshot(path, experiment),
-        experiment.monitor,
-        experiment.monitor_mode,
-        save_last=config.checkpoint.save_last,
-        save_best=config.checkpoint.save_best,
-        every_n_epochs=config.checkpoint.every_n_epochs,
-        every_n_steps=config.checkpoint.every_n_steps,
-    )
+    checkpoint = add_run_callbacks(experiment, run_dir, console)
     trainer = experiment.trainer
-    callbacks = trainer.callbacks.callbacks
-    callbacks.insert(0, MetricsLogger(run_dir))
-    if console is not None:
-        callbacks.append(ProgressReporter(console, log_every=config.trainer.log_every))
-    # Last, so the state it saves holds what every other callback (early stopping) made of the epoch.
-    callbacks.append(checkpoint)
     if resume is not None:
         try:
             restore_snapshot(resume, experiment)
@@ -84,6 +69,29 @@ def fit(
                 f"interrupted by {signal_name(trainer.stop_signal)} after training ended", trainer.stop_signal)
             raise _naming_checkpoint(late, checkpoint) from None
     return summary
+
+
+def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None) -> ModelCheckpoint:
+    """Give the experiment's trainer what a run directory needs: metric files, progress output on
+    `console` (when given) and checkpoints; returns the checkpoint writer. Their classes' priorities
+    order them among the trainer's other callbacks: the checkpoint writer runs last."""
+    config = experiment.config
+    checkpoint = ModelCheckpoint(
+        run_dir / "checkpoints",
+        lambda path, _trainer: save_snapshot(path, experiment),
+        experiment.monitor,
+        experiment.monitor_mode,
+        save_last=config.checkpoint.save_last,
+        save_best=config.checkpoint.save_best,
+        every_n_epochs=config.checkpoint.every_n_epochs,
+        every_n_steps=config.checkpoint.every_n_steps,
+    )
+    trainer = experiment.trainer
+    trainer.add_callback(MetricsLogger(run_dir))
+    if console is not None:
+        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every))
+    trainer.add_callback(checkpoint)
+    return checkpoint
 
 
 def _run_name(config: Config) -> str:

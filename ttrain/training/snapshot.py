@@ -45,29 +45,9 @@ def save_snapshot(path: Path, experiment: Experiment) -> None:
         "optimizer": optimizer_state,
         "scheduler": scheduler_state,
         "rng": {"global": default_generator().get_state(), "shuffle": experiment.shuffle_generator.get_state()},
-        "callbacks": {key: c.state_dict() for key, c in _keyed(trainer.callbacks.callbacks)},
+        "callbacks": trainer.callbacks.state_dict(),  # each under its own key (CallbackList.keyed)
     }
     save_checkpoint(path, tensors, metadata)
-
-
-def _keyed(callbacks: list[Any]) -> list[tuple[str, Any]]:
-    """Each callback with the key its state is saved under: its `state_key`, and `#2`, `#3`, ...
-    after it for further callbacks with the same key (in list order), so none overwrites another."""
-    seen: dict[str, int] = {}
-    keyed = []
-    for callback in callbacks:
-        key = callback.state_key
-        seen[key] = seen.get(key, 0) + 1
-        keyed.append((key if seen[key] == 1 else f"{key}#{seen[key]}", callback))
-    return keyed
-
-
-def _restore_callbacks(callbacks: list[Any], saved: dict[str, Any]) -> None:
-    for key, callback in _keyed(callbacks):
-        # Checkpoints written before `state_key` existed keyed the state by class name.
-        state = saved.get(key, saved.get(type(callback).__name__))
-        if state is not None:
-            callback.load_state_dict(state)
 
 
 def load_model_state(path: Path, model: Any, tensors: dict[str, np.ndarray]) -> None:
@@ -112,7 +92,7 @@ def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
             experiment.train_loader.load_state_dict(trainer.progress.data)
         default_generator().set_state(metadata["rng"]["global"])
         experiment.shuffle_generator.set_state(metadata["rng"]["shuffle"])
-        _restore_callbacks(trainer.callbacks.callbacks, metadata.get("callbacks", {}))
+        trainer.callbacks.load_state_dict(metadata.get("callbacks", {}))
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError) as error:

@@ -11,7 +11,10 @@ import numpy as np
 
 from ttrain.autograd.grad_mode import no_grad
 from ttrain.training.anomaly import check_step, watch_anomalies
-from ttrain.training.callbacks.base import Callback, CallbackList
+from ttrain.training.callbacks.base import Callback
+from ttrain.training.callbacks.callback_list import CallbackList
+from ttrain.training.callbacks.gradient_clipping import GradientClipping
+from ttrain.training.callbacks.scheduler import SchedulerStepper
 from ttrain.training.metrics import RunningMean, accuracy
 from ttrain.signals import StopSignals, signal_name
 
@@ -70,6 +73,12 @@ class Trainer:
     the callbacks' `on_interrupt` (ModelCheckpoint saves `last` there) and raises
     `TrainingInterrupted`. Its `state_dict` holds the position inside the epoch, so a run
     continued from it takes the very next step.
+
+    Callbacks run in priority order (`add_callback`). The lr schedule and gradient clipping are
+    callbacks too (`SchedulerStepper`, `GradientClipping`); `scheduler=` and `grad_clip=` are
+    shorthands that add them: `scheduler_interval` (default: the scheduler's `default_interval`)
+    and `scheduler_monitor` (for a scheduler that `needs_metric`) go to the first,
+    `grad_clip_algorithm` (`"norm"` or `"value"`) to the second.
     """
 
     def __init__(
@@ -81,7 +90,7 @@ class Trainer:
         epochs: int = 1,
         max_steps: int | None = None,
         scheduler: Any = None,
-        scheduler_interval: str = "epoch",
+        scheduler_interval: str | None = None,
         scheduler_monitor: str | None = None,
         grad_clip: float | None = None,
         grad_clip_algorithm: str = "norm",
@@ -89,21 +98,20 @@ class Trainer:
         callbacks: Iterable[Callback] = (),
         detect_anomaly: bool = False,
     ) -> None:
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', not {scheduler_interval!r}")
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.epochs = epochs
         self.max_steps = max_steps  # stop once global_step reaches it (None: no limit)
-        self.scheduler = scheduler
-        self.scheduler_interval = scheduler_interval
-        self.scheduler_monitor = scheduler_monitor
-        self.grad_clip = grad_clip
-        self.grad_clip_algorithm = grad_clip_algorithm
         # Keyed by the name they are logged under (the config layer's `metric_log_name`).
         self.metrics = dict(metrics) if metrics is not None else {"accuracy": accuracy}
-        self.callbacks = CallbackList(list(callbacks))
+        self.callbacks = CallbackList()
+        if scheduler is not None:
+            self.add_callback(SchedulerStepper(scheduler, scheduler_interval, scheduler_monitor))
+        if grad_clip:
+            self.add_callback(GradientClipping(grad_clip, grad_clip_algorithm))
+        for callback in callbacks:
+            self.add_callback(callback)
         self.detect_anomaly = detect_anomaly  # name the op that made a NaN (`ttrain.training.anomaly`)
         self.epoch = 0  # epochs completed
         self.global_step = 0
@@ -112,6 +120,11 @@ class Trainer:
         self.steps_per_epoch = 0
         self.progress: EpochProgress | None = None  # the epoch under way, None between epochs
         self.stop_signal: int | None = None  # the first stop signal (or request) not yet honoured
+
+    def add_callback(self, callback: Callback, priority: int | None = None) -> Callback:
+        """Add `callback`; its hooks run before those of lower `priority` (default: its class's
+        `priority`, see `Priority`), after those added earlier at the same one. Returns it."""
+        return self.callbacks.add(callback, priority)
 
     @property
     def epoch_step(self) -> int:
@@ -129,14 +142,14 @@ class Trainer:
             # overflow warnings on the way there would only bury that message.
             with StopSignals(self.request_stop), np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
                     watch_anomalies(self):
-                self.callbacks.on_fit_start(self)
+                self.callbacks.call("on_fit_start", self)
                 while self.epoch < self.epochs and not self.should_stop and not self._reached_max_steps():
                     self._stop_if_requested()
                     self._run_epoch(train_loader, eval_loaders)
-                self.callbacks.on_fit_end(self)
+                self.callbacks.call("on_fit_end", self)
                 self._stop_if_requested()  # a signal during the last evaluation or on_fit_end
         except BaseException as error:
-            self.callbacks.on_exception(self, error)
+            self.callbacks.call("on_exception", self, error)
             raise
         return self.history
 
@@ -148,7 +161,7 @@ class Trainer:
         if self.progress is None:
             self.progress = EpochProgress()
         progress = self.progress
-        self.callbacks.on_train_epoch_start(self)
+        self.callbacks.call("on_train_epoch_start", self)
         if not progress.train_done:
             if not self._train_epoch(train_loader, progress):
                 return  # max_steps ended the run inside this epoch
@@ -162,16 +175,15 @@ class Trainer:
         record["train.samples_per_sec"] = progress.samples / progress.seconds if progress.seconds > 0 else float("nan")
         self.epoch += 1
         self.progress = None
-        if self.scheduler is not None and self.scheduler_interval == "epoch":
-            self._step_scheduler(record)
         self.history.append(record)
-        self.callbacks.on_train_epoch_end(self, record)
+        self.callbacks.call("on_train_epoch_end", self, record)
 
     def _train_epoch(self, loader: Any, progress: EpochProgress) -> bool:
         """The epoch's remaining steps; False when max_steps stopped them before the epoch's end."""
         self.model.train()
         if progress.steps:
             self._continue_loader(loader, progress)
+        call = self.callbacks.call
         clock = time.perf_counter()
         for inputs, targets in loader:
             output = self.model(inputs)
@@ -180,12 +192,9 @@ class Trainer:
             loss.backward()
             value = loss.item()
             check_step(self, inputs, targets, value)  # a non-finite loss or gradient: where it came from
-            if self.grad_clip:
-                self._clip_gradients()
+            call("on_before_optimizer_step", self)  # gradient clipping
             self.optimizer.step()
             self.global_step += 1
-            if self.scheduler is not None and self.scheduler_interval == "step":
-                self.scheduler.step()
             n = len(inputs)
             progress.steps += 1
             progress.samples += n
@@ -195,7 +204,7 @@ class Trainer:
             progress.data = _loader_state(loader)
             now = time.perf_counter()
             progress.seconds, clock = progress.seconds + (now - clock), now
-            self.callbacks.on_train_batch_end(self, value, n)
+            call("on_train_batch_end", self, value, n)  # a per-step lr schedule steps here, first
             self._stop_if_requested()
             if self._reached_max_steps() and progress.steps < self.steps_per_epoch:
                 return False
@@ -214,14 +223,6 @@ class Trainer:
                 f"the {progress.steps} steps done in epoch {self.epoch + 1}"
             )
         loader.load_state_dict(progress.data)
-
-    def _clip_gradients(self) -> None:
-        from ttrain.optim import clip_grad_norm_, clip_grad_value_
-
-        if self.grad_clip_algorithm == "value":
-            clip_grad_value_(self.model.parameters(), self.grad_clip)
-        else:
-            clip_grad_norm_(self.model.parameters(), self.grad_clip)
 
     def evaluate(self, loader: Any, prefix: str = "val") -> dict[str, float]:
         """Mean loss and metrics of the model over `loader`, named `<prefix>.<metric>`."""
@@ -246,13 +247,6 @@ class Trainer:
             self.model.train()
         return running.compute()
 
-    def _step_scheduler(self, record: dict[str, float]) -> None:
-        if getattr(self.scheduler, "needs_metric", False):  # the scheduler's trait: step(value of the monitor)
-            monitor = self.scheduler_monitor or "train.loss"
-            self.scheduler.step(record[monitor])
-        else:
-            self.scheduler.step()
-
     # ---- stop signals --------------------------------------------------------------------------
     def request_stop(self, signum: int = signal.SIGINT) -> None:
         """Ask `fit` to stop at its next safe point, as a stop signal does (`signum` picks the exit
@@ -264,7 +258,7 @@ class Trainer:
     def _stop_if_requested(self) -> None:
         if self.stop_signal is None:
             return
-        self.callbacks.on_interrupt(self)
+        self.callbacks.call("on_interrupt", self)
         progress = self.progress
         if progress is not None and progress.train_done:
             where = f"during the evaluation of epoch {self.epoch + 1} (step {self.global_step})"

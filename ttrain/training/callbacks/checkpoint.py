@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ttrain.training.callbacks.base import Callback
+from ttrain.training.callbacks.base import Callback, Priority
 
 if TYPE_CHECKING:
     from ttrain.training.trainer import Trainer
@@ -37,8 +37,11 @@ class ModelCheckpoint(Callback):
     `last` is written after every `every_n_epochs`-th epoch, after every `every_n_steps`-th
     optimizer step (when set), at the end of fit, and when a stop signal interrupts training
     (whatever `save_last` says: that save is what makes the interruption resumable). Each is a
-    full snapshot from which a resumed run continues exactly.
+    full snapshot from which a resumed run continues exactly. It runs last (`Priority.CHECKPOINT`),
+    so the state it saves holds what every other callback (early stopping) made of the epoch.
     """
+
+    priority = Priority.CHECKPOINT
 
     def __init__(
         self,

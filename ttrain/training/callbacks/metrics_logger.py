@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ttrain.training.callbacks.base import Callback
+from ttrain.training.callbacks.base import Callback, Priority
 from ttrain.strict_json import strict_json
 from ttrain.training.write_errors import writing
 
@@ -22,6 +22,8 @@ class MetricsLogger(Callback):
     ``inf`` and ``-inf``, which pandas, NumPy and Python's ``float()`` read back as the same
     numbers. A failed write (disk full) is an `OutputWriteError` naming the file.
     """
+
+    priority = Priority.METRICS
 
     def __init__(self, directory: Path) -> None:
         self.jsonl_path = Path(directory) / "metrics.jsonl"

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ttrain.training.callbacks.base import Callback
+from ttrain.training.callbacks.base import Callback, Priority
 
 if TYPE_CHECKING:
     from ttrain.training.trainer import Trainer
@@ -27,6 +27,8 @@ def format_metrics(metrics: dict[str, float]) -> str:
 
 class ProgressReporter(Callback):
     """Reports training to `console`: live bars when it is a terminal, plain lines otherwise."""
+
+    priority = Priority.PROGRESS
 
     def __init__(self, console: Console, log_every: int = 1) -> None:
         self.console = console
