@@ -61,7 +61,10 @@ def test_build_trainer_wires_the_resolved_scheduler_settings_and_metrics() -> No
     optimizer = build_optimizer(config, model)
     scheduler = build_run_scheduler(config, optimizer, steps_per_epoch=6)
     trainer = build_trainer(config, model, build_loss(config), optimizer, scheduler)
-    assert trainer.scheduler_interval == "epoch" and trainer.scheduler_monitor == "val.loss"
+    from ttrain.training.callbacks.scheduler import SchedulerStepper
+
+    stepper, = [c for c in trainer.callbacks if isinstance(c, SchedulerStepper)]
+    assert stepper.scheduler is scheduler and stepper.interval == "epoch" and stepper.monitor == "val.loss"
     assert list(trainer.metrics) == ["accuracy", "top_1"]
 
 

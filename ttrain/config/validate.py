@@ -195,6 +195,9 @@ def _derive(ctx: _Context, config: Config) -> Config:
         scheduler.interval = scheduler.interval or scheduler_class.default_interval
         if scheduler_class.needs_metric or scheduler.monitor is not None:
             scheduler.monitor = _check_monitor(ctx, ("scheduler", "monitor"), scheduler.monitor, logged)
+        if scheduler_class.needs_metric and scheduler.interval != "epoch":
+            ctx.add(("scheduler", "interval"), f"the {scheduler.name!r} scheduler is stepped with a monitored "
+                                               "metric, which exists once an epoch: use interval 'epoch'")
         if scheduler_class.needs_metric and scheduler.warmup is not None:
             ctx.add(("scheduler", "warmup"), f"warm-up cannot be combined with the {scheduler.name!r} scheduler "
                                              "(it is stepped with a metric's value)")
