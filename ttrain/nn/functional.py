@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.ops import activation as _act
 from ttrain.autograd.ops import loss as _loss
 from ttrain.autograd.ops.arith import Mul, Where
@@ -304,4 +305,4 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(indices.max()) + 1 if indices.size else 0
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got {indices.min()}..{indices.max()}")
-    return Tensor._wrap(np.eye(num_classes, dtype=np.int64)[indices], False)
+    return from_numpy(np.eye(num_classes, dtype=np.int64)[indices])

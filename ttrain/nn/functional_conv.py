@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ttrain.autograd.kernels.conv_geometry import pair
+from ttrain.autograd.window_geometry import pair
 from ttrain.autograd.ops import conv as _conv
 from ttrain.autograd.ops import normalization as _norm
 from ttrain.autograd.ops.arith import Mul

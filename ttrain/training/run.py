@@ -223,7 +223,7 @@ def _read_inputs(path: Path) -> np.ndarray:
 
 def _probabilities(outputs: np.ndarray, loss_name: str) -> np.ndarray:
     """Class probabilities from the model's outputs, by what its loss says they are."""
-    from ttrain.autograd.ops.activation import log_softmax_array, stable_sigmoid
+    from ttrain.autograd import log_softmax_array, stable_sigmoid
 
     if loss_name == "cross_entropy":
         return np.exp(log_softmax_array(outputs, 1))
@@ -246,7 +246,7 @@ def predict(
     An existing `output` is an error unless `overwrite` is true; `trust_modules`: see load_for_inference.
     """
     from ttrain.autograd.grad_mode import no_grad
-    from ttrain.autograd.tensor import Tensor
+    from ttrain.autograd.creation import from_numpy
     from ttrain.data.errors import DataError
     from ttrain.training.checkpoint import atomic_write_bytes
 
@@ -264,7 +264,7 @@ def predict(
     with no_grad():
         for start in range(0, len(features), 1024):
             batch = np.ascontiguousarray(features[start : start + 1024], dtype=np.float32)
-            outputs.append(model(Tensor._wrap(batch, False)).data)
+            outputs.append(model(from_numpy(batch)).data)
     scores = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
     probabilities = _probabilities(scores, config.loss.name).astype(np.float32)
     buffer = io.BytesIO()
