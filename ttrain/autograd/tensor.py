@@ -30,9 +30,14 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
-def _raw(value: Any) -> Any:
-    """The NumPy value behind a tensor, or the value itself."""
+def unwrap(value: Any) -> Any:
+    """The NumPy array behind a tensor (shared, not copied), or `value` itself when it is not one."""
     return value.data if isinstance(value, Tensor) else value
+
+
+def ensure_tensor(value: Any) -> "Tensor":
+    """`value` itself when it is a Tensor, else a new tensor made from it as `ttrain.tensor` makes one."""
+    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 class Tensor:
@@ -204,7 +209,7 @@ class Tensor:
             data = self.data  # np.array(1) is 5x quicker than np.ones_like for the usual 0-d loss
             seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, dtype=data.dtype)
         else:
-            seed = np.array(_raw(gradient), dtype=self.data.dtype)  # a copy: leaves' .grad may get it
+            seed = np.array(unwrap(gradient), dtype=self.data.dtype)  # a copy: leaves' .grad may get it
             if seed.shape != self.data.shape:
                 raise RuntimeError(f"backward(): gradient shape {seed.shape} != tensor shape {self.data.shape}")
         engine.run_backward(self, seed, retain_graph=retain_graph)
@@ -264,25 +269,25 @@ class Tensor:
     def copy_(self, src: Any) -> "Tensor":
         """Copy values from `src` (broadcast to this shape) in place."""
         self._check_inplace()
-        self.data[...] = _raw(src)
+        self.data[...] = unwrap(src)
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> "Tensor":
         """self += alpha * other, in place."""
         self._check_inplace()
-        self.data += alpha * _raw(other) if alpha != 1.0 else _raw(other)
+        self.data += alpha * unwrap(other) if alpha != 1.0 else unwrap(other)
         return self
 
     def sub_(self, other: Any) -> "Tensor":
         """self -= other, in place."""
         self._check_inplace()
-        self.data -= _raw(other)
+        self.data -= unwrap(other)
         return self
 
     def mul_(self, other: Any) -> "Tensor":
         """self *= other, in place."""
         self._check_inplace()
-        self.data *= _raw(other)
+        self.data *= unwrap(other)
         return self
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> "Tensor":
@@ -293,7 +298,7 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace()
-        self.data[ops.shape.index_key(key)] = _raw(value)
+        self.data[ops.shape.index_key(key)] = unwrap(value)
 
     # ---- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
@@ -344,9 +349,9 @@ class Tensor:
     # comparisons and logic record nothing: their outputs are boolean masks
     def _compare(self, other: Any, ufunc: Any, name: str) -> "Tensor":
         try:
-            return Tensor._wrap(ufunc(self.data, _raw(other)), False)
+            return Tensor._wrap(ufunc(self.data, unwrap(other)), False)
         except ValueError:
-            raise ops.errors.broadcast_error(name, self.data, _raw(other)) from None
+            raise ops.errors.broadcast_error(name, self.data, unwrap(other)) from None
 
     def __lt__(self, other: Any) -> "Tensor":
         return self._compare(other, np.less, "lt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ttrain.autograd.window_geometry import window2d
 from ttrain.autograd.tensor import Tensor
-from ttrain.nn import functional_conv as F
+from ttrain.nn import functional as F
 from ttrain.nn.module import Module
 
 IntPair = int | tuple[int, int]
