@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ttrain.autograd.creation import from_numpy
-from ttrain.autograd.ops import activation as _act
+from ttrain.autograd.op_table import functional_forms
 from ttrain.autograd.ops import loss as _loss
 from ttrain.autograd.ops.arith import Mul, Where
 from ttrain.autograd.ops.embedding import Embedding as _Embedding
@@ -29,16 +29,14 @@ from ttrain.random import Generator, resolve
 
 Reduction = Literal["mean", "sum", "none"]
 
+# relu, sigmoid, tanh, gelu, leaky_relu, softplus, softmax, log_softmax, flatten: the ops' own forms.
+globals().update(functional_forms())
+
 
 # ---- layers ---------------------------------------------------------------------------------
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
     return _Linear.apply(input, weight, bias)
-
-
-def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions start_dim..end_dim into one (torch.flatten)."""
-    return ensure_tensor(input).flatten(start_dim, end_dim)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None) -> Tensor:
@@ -60,47 +58,6 @@ def _keep_mask(x: Tensor, shape: tuple[int, ...], p: float, generator: Generator
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     keep = resolve(generator).random(shape, dtype=dtype) >= p
     return keep * np.asarray(1.0 / (1.0 - p) if p < 1.0 else 0.0, dtype=x.dtype)
-
-
-# ---- activations ----------------------------------------------------------------------------
-def relu(input: Tensor) -> Tensor:
-    """max(input, 0)."""
-    return _act.ReLU.apply(input)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """input where positive, negative_slope * input elsewhere."""
-    return _act.LeakyReLU.apply(input, negative_slope=negative_slope)
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + exp(-input)), without overflow."""
-    return _act.Sigmoid.apply(input)
-
-
-def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return _act.Tanh.apply(input)
-
-
-def gelu(input: Tensor, approximate: Literal["none", "tanh"] = "none") -> Tensor:
-    """x * Phi(x) (exact), or its tanh approximation."""
-    return _act.GELU.apply(input, approximate=approximate)
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
-    return _act.Softplus.apply(input, beta=beta, threshold=threshold)
-
-
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `dim` (the last dimension by default)."""
-    return _act.Softmax.apply(input, dim=dim)
-
-
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """log(softmax(x)) along `dim`, computed stably."""
-    return _act.LogSoftmax.apply(input, dim=dim)
 
 
 # ---- losses ---------------------------------------------------------------------------------
@@ -224,7 +181,7 @@ def _cross_entropy_probabilities(x: Tensor, target: Any, weight: Any, reduction:
     target = ensure_tensor(target)
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    terms = log_softmax(x, dim=class_dim) * target
+    terms = x.log_softmax(class_dim) * target
     if weight is not None:
         w = _loss.class_weight(unwrap(weight), classes, "cross_entropy", x.data.dtype)
         terms = terms * w.reshape((classes,) + (1,) * (x.ndim - class_dim - 1))
