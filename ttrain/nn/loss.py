@@ -7,7 +7,7 @@ state dict).
 from __future__ import annotations
 
 from ttrain.autograd.ops.loss import check_reduction
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, ensure_tensor
 from ttrain.nn import functional as F
 from ttrain.nn.functional import Reduction
 from ttrain.nn.module import Module
@@ -18,9 +18,7 @@ WeightLike = Tensor | list[float] | None
 
 
 def _as_tensor(value: WeightLike) -> Tensor | None:
-    if value is None or isinstance(value, Tensor):
-        return value
-    return Tensor(value)
+    return None if value is None else ensure_tensor(value)
 
 
 class _Loss(Module):
