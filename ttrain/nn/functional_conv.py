@@ -14,9 +14,8 @@ import numpy as np
 from ttrain.autograd.ops import conv as _conv
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.tensor import Tensor, ensure_tensor
-from ttrain.autograd.window_geometry import pair
+from ttrain.autograd.window_geometry import IntPair, pair
 
-IntPair = int | tuple[int, int]
 Padding2d = int | tuple[int, int] | str
 Padding1d = int | tuple[int] | str
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ttrain.autograd.ops import conv as _conv
 from ttrain.autograd.tensor import Tensor, ensure_tensor
-from ttrain.nn.functional_conv import IntPair, batched, unbatched
+from ttrain.autograd.window_geometry import IntPair
+from ttrain.nn.functional_conv import batched, unbatched
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"]
 
