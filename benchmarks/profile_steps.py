@@ -183,7 +183,7 @@ def _pyinstrument(model: str, batches: list[tuple[np.ndarray, np.ndarray]], step
 
 def _loader_us(model: str, batch: int, batches: int) -> float:
     from ttrain.data import DataLoader
-    from ttrain.data.registry import mnist
+    from ttrain.data.factories import mnist
 
     data = mnist(flatten=True, one_hot=model == "seed")["train"]
     loader = DataLoader(data, batch_size=batch, shuffle=True, generator=0)

@@ -83,7 +83,7 @@ def tasks_for(workloads: list[str], torch: bool = True) -> list[Task]:
 
 def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The bundled MNIST training set as ttrain's data pipeline gives it: normalised float32 rows and int64 labels."""
-    from ttrain.data.registry import mnist
+    from ttrain.data.factories import mnist
 
     train = mnist(flatten=True, normalize=True)["train"]
     x, y = train.get_batch(np.arange(len(train)))

@@ -48,7 +48,7 @@ def dataset_factory(function: F) -> F:
     """Declare ``function`` a dataset factory, so a config's ``data: {name: "pkg.module:function"}`` may name it.
 
     It is called with the ``data`` section's other keys (its signature is their schema) and returns
-    ``{"train": Dataset, "test": Dataset}``, as the registered factories in ttrain.data.registry do.
+    ``{"train": Dataset, "test": Dataset}``, as the registered factories in ttrain.data.factories do.
     """
     return declare(function, "dataset")
 

@@ -11,7 +11,7 @@ import ttrain
 from ttrain.autograd import gradcheck
 from ttrain.autograd.kernels import conv_reference, pool_reference
 from ttrain.autograd.ops.errors import ShapeError
-from ttrain.nn import functional_conv as F
+from ttrain.nn import functional as F
 
 from .op_helper import check_op
 

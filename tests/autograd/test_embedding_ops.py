@@ -5,7 +5,7 @@ import pytest
 
 import ttrain
 from ttrain.autograd import gradcheck
-from ttrain.nn import functional_conv as F
+from ttrain.nn import functional as F
 
 from .op_helper import check_op
 

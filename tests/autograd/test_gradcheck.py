@@ -48,7 +48,7 @@ def test_a_gradient_that_never_arrives_is_caught():
 
 def test_non_contiguous_inputs_are_perturbed_in_place():
     base = ttrain.randn(4, 3, dtype=np.float64)
-    view = ttrain.Tensor._wrap(base.data.T, True)  # a transposed (non-contiguous) leaf
+    view = ttrain.from_numpy(base.data.T).requires_grad_()  # a transposed (non-contiguous) leaf
     assert gradcheck(lambda t: t @ t.T, view)
 
 

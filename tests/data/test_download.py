@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ttrain.data import DataError, download_file, load_mnist_full, write_idx
-from ttrain.data.registry import mnist_full
+from ttrain.data.factories import mnist_full
 from ttrain.data import mnist as mnist_module
 
 

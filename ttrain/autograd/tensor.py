@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -30,16 +30,22 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
-def _raw(value: Any) -> Any:
-    """The NumPy value behind a tensor, or the value itself."""
+def unwrap(value: Any) -> Any:
+    """The NumPy array behind a tensor (shared, not copied), or `value` itself when it is not one."""
     return value.data if isinstance(value, Tensor) else value
+
+
+def ensure_tensor(value: Any) -> "Tensor":
+    """`value` itself when it is a Tensor, else a new tensor made from it as `ttrain.tensor` makes one."""
+    return value if isinstance(value, Tensor) else Tensor(value)
 
 
 class Tensor:
     """An n-dimensional array that records the ops applied to it for `backward()`.
 
     `data` is the NumPy array, `grad` the accumulated gradient (a Tensor or None), `requires_grad`
-    whether gradients flow to it. Ops are methods and operators, as in PyTorch.
+    whether gradients flow to it. Ops are methods and operators, as in PyTorch; the named op methods
+    (`exp`, `sum`, `reshape`, ...) are set from the op table, `ttrain.autograd.op_table`.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
@@ -170,10 +176,6 @@ class Tensor:
         """A tensor sharing the data, cut from the graph."""
         return Tensor._wrap(self.data, False)
 
-    def clone(self) -> "Tensor":
-        """A copy that stays in the graph."""
-        return ops.shape.Clone.apply(self)
-
     def contiguous(self) -> "Tensor":
         """This tensor (arrays are made contiguous by the ops that need it)."""
         return self
@@ -204,7 +206,7 @@ class Tensor:
             data = self.data  # np.array(1) is 5x quicker than np.ones_like for the usual 0-d loss
             seed = np.array(1, dtype=data.dtype) if data.ndim == 0 else np.ones(data.shape, dtype=data.dtype)
         else:
-            seed = np.array(_raw(gradient), dtype=self.data.dtype)  # a copy: leaves' .grad may get it
+            seed = np.array(unwrap(gradient), dtype=self.data.dtype)  # a copy: leaves' .grad may get it
             if seed.shape != self.data.shape:
                 raise RuntimeError(f"backward(): gradient shape {seed.shape} != tensor shape {self.data.shape}")
         engine.run_backward(self, seed, retain_graph=retain_graph)
@@ -264,25 +266,25 @@ class Tensor:
     def copy_(self, src: Any) -> "Tensor":
         """Copy values from `src` (broadcast to this shape) in place."""
         self._check_inplace()
-        self.data[...] = _raw(src)
+        self.data[...] = unwrap(src)
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> "Tensor":
         """self += alpha * other, in place."""
         self._check_inplace()
-        self.data += alpha * _raw(other) if alpha != 1.0 else _raw(other)
+        self.data += alpha * unwrap(other) if alpha != 1.0 else unwrap(other)
         return self
 
     def sub_(self, other: Any) -> "Tensor":
         """self -= other, in place."""
         self._check_inplace()
-        self.data -= _raw(other)
+        self.data -= unwrap(other)
         return self
 
     def mul_(self, other: Any) -> "Tensor":
         """self *= other, in place."""
         self._check_inplace()
-        self.data *= _raw(other)
+        self.data *= unwrap(other)
         return self
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> "Tensor":
@@ -293,7 +295,7 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_inplace()
-        self.data[ops.shape.index_key(key)] = _raw(value)
+        self.data[ops.shape.index_key(key)] = unwrap(value)
 
     # ---- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
@@ -344,9 +346,9 @@ class Tensor:
     # comparisons and logic record nothing: their outputs are boolean masks
     def _compare(self, other: Any, ufunc: Any, name: str) -> "Tensor":
         try:
-            return Tensor._wrap(ufunc(self.data, _raw(other)), False)
+            return Tensor._wrap(ufunc(self.data, unwrap(other)), False)
         except ValueError:
-            raise ops.errors.broadcast_error(name, self.data, _raw(other)) from None
+            raise ops.errors.broadcast_error(name, self.data, unwrap(other)) from None
 
     def __lt__(self, other: Any) -> "Tensor":
         return self._compare(other, np.less, "lt")
@@ -404,178 +406,16 @@ class Tensor:
         """Elementwise >=."""
         return self >= other
 
-    def add(self, other: Any) -> "Tensor":
-        """self + other."""
-        return self + other
-
-    def sub(self, other: Any) -> "Tensor":
-        """self - other."""
-        return self - other
-
-    def mul(self, other: Any) -> "Tensor":
-        """self * other."""
-        return self * other
-
-    def div(self, other: Any) -> "Tensor":
-        """self / other."""
-        return self / other
-
-    def pow(self, exponent: Any) -> "Tensor":
-        """self ** exponent."""
-        return self**exponent
-
-    def matmul(self, other: Any) -> "Tensor":
-        """self @ other."""
-        return self @ other
-
-    # ---- elementwise maths ------------------------------------------------------------------
-    def exp(self) -> "Tensor":
-        """e ** self."""
-        return ops.arith.Exp.apply(self)
-
-    def log(self) -> "Tensor":
-        """Natural logarithm."""
-        return ops.arith.Log.apply(self)
-
-    def sqrt(self) -> "Tensor":
-        """Square root."""
-        return ops.arith.Sqrt.apply(self)
-
-    def abs(self) -> "Tensor":
-        """Absolute value."""
-        return ops.arith.Abs.apply(self)
-
-    def neg(self) -> "Tensor":
-        """-self."""
-        return -self
-
-    def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
-        """Limit values to [min, max]."""
-        return ops.arith.Clamp.apply(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other: Any) -> "Tensor":
-        """Elementwise maximum."""
-        return ops.arith.Maximum.apply(self, other)
-
-    def minimum(self, other: Any) -> "Tensor":
-        """Elementwise minimum."""
-        return ops.arith.Minimum.apply(self, other)
-
-    def relu(self) -> "Tensor":
-        """max(self, 0)."""
-        return ops.activation.ReLU.apply(self)
-
-    def sigmoid(self) -> "Tensor":
-        """1 / (1 + exp(-self))."""
-        return ops.activation.Sigmoid.apply(self)
-
-    def tanh(self) -> "Tensor":
-        """Hyperbolic tangent."""
-        return ops.activation.Tanh.apply(self)
-
-    def softmax(self, dim: int = -1) -> "Tensor":
-        """Softmax along `dim`."""
-        return ops.activation.Softmax.apply(self, dim=dim)
-
-    def log_softmax(self, dim: int = -1) -> "Tensor":
-        """Log of the softmax along `dim`, computed stably."""
-        return ops.activation.LogSoftmax.apply(self, dim=dim)
-
-    # ---- reductions -------------------------------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """Sum over `dim` (all dimensions by default)."""
-        return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """Mean over `dim` (all dimensions by default)."""
-        return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
-
-    def var(
-        self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None
-    ) -> "Tensor":
-        """Variance over `dim`; `correction` (default 1, or 0 when `unbiased=False`) as in PyTorch."""
-        if correction is None:
-            correction = 1 if unbiased else 0
-        return ops.reduce.var(self, dim=dim, keepdim=keepdim, correction=correction)
-
-    def std(
-        self, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *, correction: int | None = None
-    ) -> "Tensor":
-        """Standard deviation over `dim` (the square root of `var`)."""
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
-
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        """Maximum: of all elements, or `(values, indices)` along `dim`."""
-        return ops.reduce.extreme(self, np.max, dim, keepdim)
-
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        """Minimum: of all elements, or `(values, indices)` along `dim`."""
-        return ops.reduce.extreme(self, np.min, dim, keepdim)
-
-    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """Maximum values over `dim`."""
-        return ops.reduce.Extreme.apply(self, fn=np.max, dim=dim, keepdim=keepdim)
-
-    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """Minimum values over `dim`."""
-        return ops.reduce.Extreme.apply(self, fn=np.min, dim=dim, keepdim=keepdim)
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        """Index of the maximum (flattened when `dim` is None)."""
-        return ops.reduce.arg_extreme(self, np.argmax, dim, keepdim)
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        """Index of the minimum (flattened when `dim` is None)."""
-        return ops.reduce.arg_extreme(self, np.argmin, dim, keepdim)
-
-    # ---- shape ------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> "Tensor":
-        """Same data, new shape (one dimension may be -1)."""
-        return ops.shape.Reshape.apply(self, shape=ops.shape.shape_arg(shape))
-
-    def view(self, *shape: Any) -> "Tensor":
-        """Same as `reshape`."""
-        return self.reshape(*shape)
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        """Merge dimensions start_dim..end_dim into one."""
-        return ops.shape.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim: Any = None) -> "Tensor":
-        """Drop size-1 dimensions (or only those of `dim`, an int or a tuple)."""
-        return ops.shape.squeeze(self, dim)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        """Insert a size-1 dimension at `dim`."""
-        return ops.shape.unsqueeze(self, dim)
-
-    def permute(self, *dims: Any) -> "Tensor":
-        """Reorder dimensions."""
-        return ops.shape.Permute.apply(self, dims=ops.shape.shape_arg(dims))
-
-    def transpose(self, dim0: int, dim1: int) -> "Tensor":
-        """Swap two dimensions."""
-        return ops.shape.transpose(self, dim0, dim1)
-
+    # ---- shape conveniences (the ops' own methods come from `op_table`) -------------------------
     def t(self) -> "Tensor":
         """Transpose of a matrix."""
         if self.ndim > 2:
             raise RuntimeError(f"t(): expects a tensor with <= 2 dimensions, got shape {self.shape}")
         return self.T
 
-    def expand(self, *shape: Any) -> "Tensor":
-        """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
-        return ops.shape.expand(self, ops.shape.shape_arg(shape))
-
     def expand_as(self, other: "Tensor") -> "Tensor":
         """Broadcast to `other`'s shape."""
         return self.expand(*other.shape)
-
-    def gather(self, dim: int, index: Any) -> "Tensor":
-        """Values at `index` along `dim`: out[i][j] = self[i][index[i][j]] for dim=1 (torch.gather)."""
-        return ops.shape.gather(self, dim, index)
 
 
 def _import_ops() -> None:
@@ -583,8 +423,10 @@ def _import_ops() -> None:
     global ops, engine
     from ttrain.autograd import engine as _engine
     from ttrain.autograd import ops as _ops
+    from ttrain.autograd.op_table import install_methods
 
     ops, engine = _ops, _engine
+    install_methods(Tensor)  # exp, sum, reshape, ...: each op's method form, from the one table
 
 
 ops: Any = None

@@ -267,12 +267,12 @@ REGISTRIES: dict[str, Registry] = {
         "plateau": _SCHED + "ReduceLROnPlateau",
     }, supplied=1),
     "datasets": _registry("datasets", "dataset", DATASET, {
-        "mnist": "ttrain.data.registry:mnist",
-        "mnist-full": "ttrain.data.registry:mnist_full",
-        "npz": "ttrain.data.registry:npz",
-        "csv": "ttrain.data.registry:csv",
-        "spirals": "ttrain.data.registry:spirals",
-        "blobs": "ttrain.data.registry:blobs",
+        "mnist": "ttrain.data.factories:mnist",
+        "mnist-full": "ttrain.data.factories:mnist_full",
+        "npz": "ttrain.data.factories:npz",
+        "csv": "ttrain.data.factories:csv",
+        "spirals": "ttrain.data.factories:spirals",
+        "blobs": "ttrain.data.factories:blobs",
     }),
     # A metric is called as metric(outputs, targets, **kwargs): the first two are supplied.
     "metrics": _registry("metrics", "metric", METRIC, {

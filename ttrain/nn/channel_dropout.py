@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ttrain.autograd.tensor import Tensor
-from ttrain.nn import functional_conv as F
+from ttrain.nn import functional as F
 from ttrain.nn.module import Module
 
 

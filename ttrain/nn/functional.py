@@ -3,7 +3,9 @@
 Losses on class indices, MSE and the two BCEs run as single fused ops (ttrain/autograd/ops/loss.py);
 the rest is composed from primitive ops. Arguments after `target` (or after `weight`) are
 keyword-only: PyTorch's legacy positional arguments would otherwise land in the wrong place.
-Convolution, pooling, normalisation and embedding live in `functional_conv` and are re-exported here.
+Convolution, pooling and normalisation live in `functional_conv`, `functional_pool` and
+`functional_norm` and are re-exported here, as are the activations and `flatten`, which are the
+tensor ops' own public forms (one table: `ttrain.autograd.op_table`).
 """
 
 from __future__ import annotations
@@ -12,46 +14,29 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ttrain.autograd.ops import activation as _act
+from ttrain.autograd.creation import from_numpy
+from ttrain.autograd.op_table import functional_forms
 from ttrain.autograd.ops import loss as _loss
 from ttrain.autograd.ops.arith import Mul, Where
+from ttrain.autograd.ops.embedding import Embedding as _Embedding
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.ops.matmul import Linear as _Linear
-from ttrain.autograd.tensor import Tensor
-from ttrain.nn.functional_conv import (  # noqa: F401  (re-exported: F.conv2d, F.max_pool2d, ...)
-    adaptive_avg_pool2d,
-    avg_pool2d,
-    batch_norm,
-    conv1d,
-    conv2d,
-    dropout2d,
-    embedding,
-    group_norm,
-    layer_norm,
-    max_pool2d,
-)
+from ttrain.autograd.tensor import Tensor, ensure_tensor, unwrap
+from ttrain.nn.functional_conv import conv1d, conv2d  # noqa: F401  (re-exported: F.conv2d, ...)
+from ttrain.nn.functional_norm import batch_norm, group_norm, layer_norm  # noqa: F401
+from ttrain.nn.functional_pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from ttrain.random import Generator, resolve
 
 Reduction = Literal["mean", "sum", "none"]
 
-
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _array(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+# relu, sigmoid, tanh, gelu, leaky_relu, softplus, softmax, log_softmax, flatten: the ops' own forms.
+globals().update(functional_forms())
 
 
 # ---- layers ---------------------------------------------------------------------------------
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
     return _Linear.apply(input, weight, bias)
-
-
-def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions start_dim..end_dim into one (torch.flatten)."""
-    return _tensor(input).flatten(start_dim, end_dim)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None) -> Tensor:
@@ -64,52 +49,15 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Gen
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    x = _tensor(input)
-    dtype = x.data.dtype if x.data.dtype in (np.float32, np.float64) else np.float64
-    keep = resolve(generator).random(x.shape, dtype=dtype) >= p
-    mask = keep * np.asarray(1.0 / (1.0 - p) if p < 1.0 else 0.0, dtype=x.data.dtype)
-    return Mul.apply(x, mask)
+    x = ensure_tensor(input)
+    return Mul.apply(x, _keep_mask(x, x.shape, p, generator))
 
 
-# ---- activations ----------------------------------------------------------------------------
-def relu(input: Tensor) -> Tensor:
-    """max(input, 0)."""
-    return _act.ReLU.apply(input)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """input where positive, negative_slope * input elsewhere."""
-    return _act.LeakyReLU.apply(input, negative_slope=negative_slope)
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + exp(-input)), without overflow."""
-    return _act.Sigmoid.apply(input)
-
-
-def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
-    return _act.Tanh.apply(input)
-
-
-def gelu(input: Tensor, approximate: Literal["none", "tanh"] = "none") -> Tensor:
-    """x * Phi(x) (exact), or its tanh approximation."""
-    return _act.GELU.apply(input, approximate=approximate)
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
-    return _act.Softplus.apply(input, beta=beta, threshold=threshold)
-
-
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `dim` (the last dimension by default)."""
-    return _act.Softmax.apply(input, dim=dim)
-
-
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """log(softmax(x)) along `dim`, computed stably."""
-    return _act.LogSoftmax.apply(input, dim=dim)
+def _keep_mask(x: Tensor, shape: tuple[int, ...], p: float, generator: Generator | None) -> np.ndarray:
+    """1 / (1 - p) where a draw of `shape` keeps its element (probability 1 - p), else 0, in x's dtype."""
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    keep = resolve(generator).random(shape, dtype=dtype) >= p
+    return keep * np.asarray(1.0 / (1.0 - p) if p < 1.0 else 0.0, dtype=x.dtype)
 
 
 # ---- losses ---------------------------------------------------------------------------------
@@ -122,8 +70,8 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _elementwise_pair(input: Any, target: Any, reduction: str, op: str) -> tuple[Tensor, Any]:
     """Check an elementwise loss's arguments; the target is cast to the input's dtype."""
     _loss.check_reduction(reduction, op)
-    x = _tensor(input)
-    _loss.check_same_shape(x.data, _array(target), op)
+    x = ensure_tensor(input)
+    _loss.check_same_shape(x.data, unwrap(target), op)
     if isinstance(target, Tensor):
         if target.data.dtype != x.data.dtype:
             target = target.to(x.data.dtype)
@@ -173,7 +121,7 @@ def _class_rows(x: Tensor, target: Any, op: str) -> tuple[Tensor, Any, tuple[int
 
     Returns the rows, the flat targets and the per-sample shape ('none' reshapes to it).
     """
-    t = np.asarray(_array(target))
+    t = np.asarray(unwrap(target))
     if x.ndim == 0:
         raise ShapeError(f"{op}: input must have a class dimension, got a scalar")
     expected = x.shape[:1] + x.shape[2:] if x.ndim >= 2 else ()
@@ -211,12 +159,12 @@ def cross_entropy(
     _loss.check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    x = _tensor(input)
-    if np.asarray(_array(target)).dtype.kind == "f":
+    x = ensure_tensor(input)
+    if np.asarray(unwrap(target)).dtype.kind == "f":
         return _cross_entropy_probabilities(x, target, weight, reduction, label_smoothing)
     rows, flat_target, shape = _class_rows(x, target, "cross_entropy")
     loss = _loss.CrossEntropy.apply(
-        rows, flat_target, weight=_array(weight), ignore_index=ignore_index,
+        rows, flat_target, weight=unwrap(weight), ignore_index=ignore_index,
         label_smoothing=label_smoothing, reduction=reduction,
     )
     return _per_sample(loss, reduction, shape)
@@ -224,18 +172,18 @@ def cross_entropy(
 
 def _cross_entropy_probabilities(x: Tensor, target: Any, weight: Any, reduction: str, label_smoothing: float) -> Tensor:
     """-sum_c w_c * t_c * log_softmax(x)_c over the class dimension, composed from primitives."""
-    if np.shape(_array(target)) != x.shape:
+    if np.shape(unwrap(target)) != x.shape:
         raise ShapeError(
-            f"cross_entropy: probability targets must have the input's shape {x.shape}, got {np.shape(_array(target))}"
+            f"cross_entropy: probability targets must have the input's shape {x.shape}, got {np.shape(unwrap(target))}"
         )
     class_dim = 1 if x.ndim >= 2 else 0
     classes = x.shape[class_dim]
-    target = _tensor(target)
+    target = ensure_tensor(target)
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    terms = log_softmax(x, dim=class_dim) * target
+    terms = x.log_softmax(class_dim) * target
     if weight is not None:
-        w = _loss.class_weight(_array(weight), classes, "cross_entropy", x.data.dtype)
+        w = _loss.class_weight(unwrap(weight), classes, "cross_entropy", x.data.dtype)
         terms = terms * w.reshape((classes,) + (1,) * (x.ndim - class_dim - 1))
     return _reduce(-terms.sum(dim=class_dim), reduction)
 
@@ -250,15 +198,15 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities (N, C, d1, ...) at class indices (N, d1, ...)."""
     _loss.check_reduction(reduction, "nll_loss")
-    rows, flat_target, shape = _class_rows(_tensor(input), target, "nll_loss")
-    loss = _loss.NLL.apply(rows, flat_target, weight=_array(weight), ignore_index=ignore_index, reduction=reduction)
+    rows, flat_target, shape = _class_rows(ensure_tensor(input), target, "nll_loss")
+    loss = _loss.NLL.apply(rows, flat_target, weight=unwrap(weight), ignore_index=ignore_index, reduction=reduction)
     return _per_sample(loss, reduction, shape)
 
 
 def _broadcast_weight(weight: Any, x: Tensor, name: str, op: str) -> np.ndarray | None:
     if weight is None:
         return None
-    w = np.asarray(_array(weight), dtype=x.data.dtype)
+    w = np.asarray(unwrap(weight), dtype=x.data.dtype)
     try:
         fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
     except ValueError:
@@ -297,11 +245,49 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
     `num_classes=-1` takes the largest index plus one.
     """
-    indices = np.asarray(_array(tensor))
+    indices = np.asarray(unwrap(tensor))
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects integer class indices, got {indices.dtype}")
     if num_classes == -1:
         num_classes = int(indices.max()) + 1 if indices.size else 0
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got {indices.min()}..{indices.max()}")
-    return Tensor._wrap(np.eye(num_classes, dtype=np.int64)[indices], False)
+    return from_numpy(np.eye(num_classes, dtype=np.int64)[indices])
+
+
+# ---- channel dropout, embedding -------------------------------------------------------------------
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, generator: Generator | None = None
+) -> Tensor:
+    """Zero whole channels with probability `p` and scale the rest by 1 / (1 - p).
+
+    One draw per (sample, channel) of (N, C, H, W) input; a 3-D input is taken as (N, C, L), as
+    PyTorch 2 does. Masks come from `generator` (the global seeded stream by default). `inplace`
+    is accepted for compatibility; the result is computed out of place.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
+    x = ensure_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"dropout2d: expected an input of shape (N, C, H, W) or (N, C, L), got {tuple(x.shape)}")
+    if not training or p == 0.0:
+        return x
+    mask = _keep_mask(x, x.shape[:2], p, generator).reshape(x.shape[:2] + (1,) * (x.ndim - 2))
+    return Mul.apply(x, mask)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of `weight` (num_embeddings, dim) looked up by integer `input`: shape input.shape + (dim,).
+
+    The row at `padding_idx` receives no gradient.
+    """
+    if padding_idx is not None:
+        padding_idx = normalize_padding_idx(padding_idx, weight.shape[0])
+    return _Embedding.apply(unwrap(input), weight, padding_idx=padding_idx)
+
+
+def normalize_padding_idx(padding_idx: int, num_embeddings: int) -> int:
+    """(Shared with `nn.Embedding`.) A padding index in [-num_embeddings, num_embeddings) as a non-negative row number."""
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({num_embeddings})")
+    return padding_idx % num_embeddings

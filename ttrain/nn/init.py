@@ -12,17 +12,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, unwrap
 from ttrain.random import Generator, resolve
 
 FanMode = Literal["fan_in", "fan_out"]
 
 
 def _array(tensor: Any) -> np.ndarray:
-    if isinstance(tensor, Tensor):
-        return tensor.data
-    if isinstance(tensor, np.ndarray):
-        return tensor
+    array = unwrap(tensor)
+    if isinstance(array, np.ndarray):
+        return array
     raise TypeError(f"init: expects a ttrain Tensor (or numpy array) to fill, not {type(tensor).__name__}")
 
 

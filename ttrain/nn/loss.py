@@ -12,7 +12,7 @@ import numpy as np
 
 from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.ops.loss import check_reduction
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, ensure_tensor
 from ttrain.nn import functional as F
 from ttrain.nn.functional import Reduction
 from ttrain.nn.module import Module
@@ -23,9 +23,7 @@ WeightLike = Tensor | list[float] | None
 
 
 def _as_tensor(value: WeightLike) -> Tensor | None:
-    if value is None or isinstance(value, Tensor):
-        return value
-    return Tensor(value)
+    return None if value is None else ensure_tensor(value)
 
 
 class Loss(Module):

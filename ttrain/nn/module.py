@@ -14,7 +14,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, unwrap
 from ttrain.nn.parameter import Parameter
 
 _FLOAT_KINDS = "fc"
@@ -376,7 +376,7 @@ class Module:
             if key not in state_dict:
                 continue
             raw = state_dict[key]
-            value = np.asarray(raw.data if isinstance(raw, Tensor) else raw)
+            value = np.asarray(unwrap(raw))
             if value.shape != target.data.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ttrain.autograd.tensor import Tensor
-from ttrain.nn import functional_conv as F
+from ttrain.nn import functional as F
 from ttrain.nn import init
 from ttrain.nn.module import Module
 from ttrain.nn.parameter import Parameter

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ttrain.autograd.tensor import Tensor, as_array
+from ttrain.autograd.tensor import Tensor, as_array, unwrap
 
 
 class Parameter(Tensor):
@@ -18,12 +18,10 @@ class Parameter(Tensor):
         # Shares memory with a given tensor or array, as torch.nn.Parameter does.
         if data is None:
             array = np.empty(0, dtype=np.float32)
-        elif isinstance(data, Tensor):
-            array = data.data
-        elif isinstance(data, np.ndarray):
-            array = data
         else:
-            array = as_array(data)
+            array = unwrap(data)
+            if not isinstance(array, np.ndarray):
+                array = as_array(array)
         super().__init__(np.empty(0), requires_grad=False)
         self.data = array
         self.requires_grad_(requires_grad)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from ttrain.autograd.kernels.conv_geometry import window2d
 from ttrain.autograd.tensor import Tensor
-from ttrain.nn import functional_conv as F
+from ttrain.autograd.window_geometry import IntPair, window2d
+from ttrain.nn import functional as F
 from ttrain.nn.module import Module
-
-IntPair = int | tuple[int, int]
 
 
 class _Pool2d(Module):

@@ -1,7 +1,8 @@
 """Optimizers, learning-rate schedulers and gradient clipping, with PyTorch's names and contracts.
 
 `step()` updates parameters in place through the pure functions of `ttrain.optim.functional`, fused
-into Numba kernels (loaded on the first step, never at import) wherever the arrays allow.
+into the Numba updates of `ttrain.optim.fused` (loaded on the first step, not with the package) wherever
+the arrays allow.
 """
 
 from ttrain.optim import lr_scheduler

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.tensor import Tensor
 
 TensorOrTensors = Tensor | Iterable[Tensor]
@@ -46,7 +47,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float = 2.0, error_if_no
     arrays = [t.data for t in _as_list(tensors)]
     norm_type = float(norm_type)
     if not arrays:
-        return Tensor._wrap(np.array(0.0, dtype=np.float32), False)
+        return from_numpy(np.array(0.0, dtype=np.float32))
     dtype = np.result_type(*arrays)
     norms = np.array([_vector_norm(a, norm_type) for a in arrays], dtype=dtype)
     total = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
@@ -56,7 +57,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float = 2.0, error_if_no
             "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
             "`error_if_nonfinite=False`"
         )
-    return Tensor._wrap(total, False)
+    return from_numpy(total)
 
 
 def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float, total_norm: Tensor) -> None:

@@ -3,7 +3,7 @@
 Each function updates `param` and its state arrays in place with torch's formula, in torch's order of
 operations, doing the maths in the parameter's dtype (the scalars are cast to it first, into one
 array that the kernels take as it is). The NumPy code here is the reference; `fused=True` runs the
-Numba kernel of `ttrain.autograd.kernels.optim` instead, which gives the same bits in one pass.
+Numba kernel of `ttrain.optim.fused` instead, which gives the same bits in one pass.
 `fused=None` picks the kernel whenever the arrays allow it (C-contiguous float32/float64) and the JIT
 is on.
 """
@@ -23,9 +23,9 @@ _kernel_module: Any = None
 def _kernels() -> Any:
     global _kernel_module
     if _kernel_module is None:
-        from ttrain.autograd.kernels import optim  # imports numba: only on the first fused step
+        from ttrain.optim import fused  # imports numba: only on the first fused step
 
-        _kernel_module = optim
+        _kernel_module = fused
     return _kernel_module
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from ttrain.autograd.grad_mode import STATE, enable_grad
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, unwrap
 
 
 class _RequiredParameter:
@@ -234,8 +234,7 @@ class Optimizer:
 
 def _load_state_value(param: Tensor, index: int, name: str, value: Any) -> Any:
     """One loaded state entry: step counts become ints, arrays checked copies in the parameter's dtype."""
-    if isinstance(value, Tensor):
-        value = value.data
+    value = unwrap(value)
     if name == "step":
         return int(np.asarray(value).item())
     if not isinstance(value, np.ndarray):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 
 from ttrain.autograd.anomaly import AnomalyError, detect_anomaly, non_finite_kind
+from ttrain.autograd.tensor import unwrap
 
 if TYPE_CHECKING:
     from ttrain.training.trainer import Trainer
@@ -51,7 +52,7 @@ def _arrays(value: Any) -> Iterator[np.ndarray]:
         for item in value.values():
             yield from _arrays(item)
     else:
-        data = getattr(value, "data", value)
+        data = unwrap(value)
         if isinstance(data, np.ndarray):
             yield data
 
@@ -93,7 +94,7 @@ def _first_non_finite_module(trainer: "Trainer", inputs: Any, targets: Any) -> s
     """Re-run the batch and say where its first non-finite value appears, as a clause for a message."""
     from ttrain.autograd.grad_mode import no_grad
 
-    batch = getattr(inputs, "data", inputs)
+    batch = unwrap(inputs)
     kind = _first_kind(inputs)
     if kind is not None:
         row = int(np.argmax(~np.isfinite(batch.reshape(len(batch), -1)).all(axis=1)))

@@ -146,7 +146,7 @@ def build_model(config: Config, input_shape: tuple[int, ...], num_classes: int |
 def build_layers(config: Config, input_shape: tuple[int, ...], num_classes: int | None = None) -> Any:
     """A `Sequential` of the listed layers; each inferred size comes from the shape flowing into it."""
     from ttrain.autograd.grad_mode import no_grad
-    from ttrain.autograd.tensor import Tensor
+    from ttrain.autograd.creation import from_numpy
     from ttrain.nn import Sequential
 
     registry = get_registry("layers")
@@ -158,7 +158,7 @@ def build_layers(config: Config, input_shape: tuple[int, ...], num_classes: int 
             layer = target(**infer_kwargs(target, item.kwargs, shape, num_classes))
             with no_grad(), np.errstate(all="ignore"):  # zeros through a log layer: a shape, not a warning
                 layer.eval()
-                shape = tuple(layer(Tensor._wrap(np.zeros((1, *shape), dtype=np.float32), False)).shape[1:])
+                shape = tuple(layer(from_numpy(np.zeros((1, *shape), dtype=np.float32))).shape[1:])
         except (ValueError, TypeError, RuntimeError) as error:
             raise ConfigError(ConfigIssue(path=f"model.layers.{index}", message=f"{item.name}: {error}")) from None
         layers.append(layer)
@@ -190,7 +190,7 @@ def check_model_fits_data(
     past the output width is a DataError naming the split and the row, not an IndexError later.
     """
     from ttrain.autograd.grad_mode import no_grad
-    from ttrain.autograd.tensor import Tensor
+    from ttrain.autograd.creation import from_numpy
 
     takes_class_indices = bool(getattr(loss_fn, "takes_class_indices", False))  # any Module may be a loss
     features, targets = dataset.without_augmentation().get_batch(np.arange(min(2, len(dataset))))
@@ -200,13 +200,13 @@ def check_model_fits_data(
         # A model that makes NaNs is the trainer's to report (naming the module), not NumPy's to warn about.
         with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             with _section("model", source):
-                output = model(Tensor._wrap(np.ascontiguousarray(features), False))
+                output = model(from_numpy(np.ascontiguousarray(features)))
             hint = ""
             if np.asarray(targets).dtype.kind in "iu" and not takes_class_indices:
                 hint = f" ({config.loss.name} on class labels needs one-hot targets: data.one_hot: true)"
             context = f"the model's outputs {tuple(output.shape)[1:]} and the data's targets do not fit this loss: "
             with _section("loss", source, context, hint):
-                loss_fn(output, Tensor._wrap(np.ascontiguousarray(targets), False))
+                loss_fn(output, from_numpy(np.ascontiguousarray(targets)))
     finally:
         model.train(bool(was_training))
     if takes_class_indices and output.ndim >= 2:

@@ -237,7 +237,7 @@ def predict(
     An existing `output` is an error unless `overwrite` is true; `trust_modules`: see load_for_inference.
     """
     from ttrain.autograd.grad_mode import no_grad
-    from ttrain.autograd.tensor import Tensor
+    from ttrain.autograd.creation import from_numpy
     from ttrain.data.errors import DataError
     from ttrain.nn.loss import class_probabilities
     from ttrain.training.checkpoint import atomic_write_bytes
@@ -257,7 +257,7 @@ def predict(
     with no_grad():
         for start in range(0, len(features), 1024):
             batch = np.ascontiguousarray(features[start : start + 1024], dtype=np.float32)
-            outputs.append(model(Tensor._wrap(batch, False)).data)
+            outputs.append(model(from_numpy(batch)).data)
     scores = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
     loss_fn = build_loss(config)  # its class says what the outputs are (logits, log-probabilities, ...)
     probabilities = class_probabilities(loss_fn, scores).astype(np.float32)

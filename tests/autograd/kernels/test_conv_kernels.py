@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ttrain.autograd.kernels import conv, conv_reference, conv_winograd
-from ttrain.autograd.kernels.conv_geometry import conv2d_shape
+from ttrain.autograd.window_geometry import conv2d_shape
 from ttrain.autograd.ops.errors import ShapeError
 
 # (x shape, weight shape, stride, padding, dilation, groups)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ttrain.autograd.kernels.conv_geometry import (
+from ttrain.autograd.window_geometry import (
     Conv2dShape,
     IntPair,
     check_float_array,

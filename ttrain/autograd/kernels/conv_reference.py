@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ttrain.autograd.kernels.conv_geometry import Conv2dShape, IntPair, conv2d_shape
+from ttrain.autograd.window_geometry import Conv2dShape, IntPair, conv2d_shape
 
 
 def _tap(s: Conv2dShape, i: int, j: int) -> tuple[slice, slice]:

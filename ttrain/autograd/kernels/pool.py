@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ttrain.autograd.kernels.conv_geometry import (
+from ttrain.autograd.window_geometry import (
     IntPair,
     Window2d,
     check_float_array,

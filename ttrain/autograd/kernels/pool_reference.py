@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ttrain.autograd.kernels.conv_geometry import IntPair, Window2d, pool2d_window
+from ttrain.autograd.window_geometry import IntPair, Window2d, pool2d_window
 
 
 def _taps(win: Window2d, ho: int, wo: int):

@@ -107,18 +107,6 @@ class Softplus(Function):
         return grad * np.where(bx > ctx.threshold, 1.0, stable_sigmoid(bx)).astype(grad.dtype, copy=False)
 
 
-class Erf(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return erf(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x)
-
-
 class GELU(Function):
     """x * Phi(x); `approximate="tanh"` uses the tanh formula, as PyTorch does."""
 

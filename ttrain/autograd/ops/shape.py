@@ -20,13 +20,11 @@ def shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
 
 def index_key(key: Any) -> Any:
     """Replace tensors inside an indexing key by their arrays."""
-    from ttrain.autograd.tensor import Tensor
+    from ttrain.autograd.tensor import unwrap
 
-    if isinstance(key, Tensor):
-        return key.data
     if isinstance(key, tuple):
-        return tuple(k.data if isinstance(k, Tensor) else k for k in key)
-    return key
+        return tuple(unwrap(k) for k in key)
+    return unwrap(key)
 
 
 class Reshape(Function):
@@ -215,10 +213,9 @@ def expand(x: Any, shape: Sequence[int]) -> Any:
 
 def gather(x: Any, dim: int, index: Any) -> Any:
     """Values of `x` at `index` along `dim` (torch.gather)."""
-    from ttrain.autograd.tensor import Tensor
+    from ttrain.autograd.tensor import unwrap
 
-    index = index.data if isinstance(index, Tensor) else index
-    return Gather.apply(x, index, dim=canonical_dim(dim, x.ndim, "gather"))
+    return Gather.apply(x, unwrap(index), dim=canonical_dim(dim, x.ndim, "gather"))
 
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Any:

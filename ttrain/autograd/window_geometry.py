@@ -1,7 +1,8 @@
 """Argument checks and output shapes for the 2-D sliding-window ops (convolution and pooling).
 
 Plain Python, no Numba: the kernels, their NumPy references and the layers share these, so every
-entry point rejects bad input with the same message.
+entry point rejects bad input with the same message. It sits beside the engine rather than inside the
+private `kernels` package so that `ttrain.nn` may import it too.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ zero-division checks, which is what lets LLVM vectorise the loops (about 4x over
 Boolean options are ordinary arguments, so one compilation per dtype covers every option; an unused
 state array is passed as an empty placeholder.
 
+They live in `ttrain.optim`, not in the engine's private `autograd/kernels`, because they are the
+optimizers' own: they touch no Tensor and no graph, only the arrays `ttrain.optim.functional` hands
+them, and nothing outside `ttrain.optim` calls them. Importing this module imports numba, so
+`functional` imports it on the first fused step only.
+
 The public functions take arrays of any shape that are C-contiguous and share one float dtype, and
 the scalars in the order their docstrings give.
 """
