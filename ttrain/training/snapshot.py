@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ttrain.autograd.tensor import unwrap
 from ttrain.config import config_to_dict
 from ttrain.random import default_generator
 from ttrain.training.checkpoint import CheckpointError, load_checkpoint, merge_state, save_checkpoint, split_state
@@ -14,7 +15,7 @@ from ttrain.training.experiment import Experiment
 
 
 def _array(value: Any) -> np.ndarray:
-    return np.asarray(getattr(value, "data", value))
+    return np.asarray(unwrap(value))
 
 
 def model_tensors(model: Any) -> dict[str, np.ndarray]:
