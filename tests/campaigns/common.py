@@ -125,13 +125,18 @@ def run_child(args: Sequence[str], timeout: float = 20.0, memory: int = CHILD_ME
     return ChildResult(code, decode(out), decode(err), time.monotonic() - started)
 
 
+def describe_code(code: int) -> str:
+    """`exit 2` or `killed by SIGKILL`: a return code, for a report."""
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit {code}"
+
+
 def describe_exit(result: ChildResult) -> str:
     """`exit 2`, `killed by SIGKILL`, `timeout after 20s`: how a child ended, for a report."""
     if result.timed_out:
         return f"timeout after {result.seconds:.0f}s"
-    if result.returncode < 0:
-        return f"killed by {signal.Signals(-result.returncode).name}"
-    return f"exit {result.returncode}"
+    return describe_code(result.returncode)
 
 
 def last_line(text: str, limit: int = 160) -> str:
