@@ -214,10 +214,11 @@ def config_keys() -> str:
     return result.stdout
 
 
-def campaign_parser(description: str, default_count: int) -> argparse.ArgumentParser:
+def campaign_parser(description: str, default_count: int | None) -> argparse.ArgumentParser:
     """The options every campaign takes: --count, --seed, --workdir (default: a fresh temp folder)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--count", type=int, default=default_count, help=f"cases to try (default {default_count})")
+    parser.add_argument("--count", type=int, default=default_count,
+                        help=f"cases to try (default {default_count if default_count is not None else 'all'})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random choices")
     parser.add_argument("--workdir", type=Path, default=None, help="where to write (default: a temporary folder, removed after)")
     parser.add_argument("--shown", type=int, default=20, help="how many 'other' cases to list")

@@ -294,7 +294,7 @@ def header_syntax(layout: Layout, rng: random.Random, k: int) -> Case:
 # ---------------------------------------------------------------- re-signed edits
 
 
-def _hostile_config(config: dict[str, Any], section: str, target: str, kwargs: dict[str, Any]) -> None:
+def hostile_config(config: dict[str, Any], section: str, target: str, kwargs: dict[str, Any]) -> None:
     if section == "layers":
         config["model"] = {"layers": [{target: kwargs}, {"linear": {"out_features": 2}}]}
     elif section == "metrics":
@@ -308,7 +308,7 @@ def hostile(layout: Layout, rng: random.Random, k: int, marker: str) -> Case:
     target, kwargs = HOSTILE_TARGETS[(k // len(HOSTILE_SECTIONS)) % len(HOSTILE_TARGETS)]
     kwargs = json.loads(json.dumps(kwargs).replace("{marker}", marker))
     metadata = copy.deepcopy(layout.metadata)
-    _hostile_config(metadata["config"], section, target, kwargs)
+    hostile_config(metadata["config"], section, target, kwargs)
     return Case("hostile target (re-signed)", f"{section} = {target}", resign(layout, metadata), "hostile")
 
 
