@@ -277,10 +277,13 @@ def try_file(bad: BadFile, command: str, folder: Path, checkpoint: Path) -> str 
     return refusal_problem(result, must_mention=path.name)
 
 
-def campaign(workdir: Path, count: int | None, jobs: int) -> Tally:
-    checkpoint = make_checkpoint(workdir / "reference", TINY_CONFIG)
-    files = bad_files()[:count]
-    runs = [(bad, command, workdir / f"{number}-{command}") for number, bad in enumerate(files) for command in bad.commands]
+def campaign(workdir: Path, count: int | None, jobs: int = 1, only: dict[str, tuple[str, ...]] | None = None,
+             checkpoint: Path | None = None) -> Tally:
+    """Every bad file (the first `count`, or those named in `only`, each with the commands given there)."""
+    checkpoint = checkpoint or make_checkpoint(workdir / "reference", TINY_CONFIG)
+    files = bad_files()[:count] if only is None else [f for f in bad_files() if f.name in only]
+    runs = [(bad, command, workdir / f"{number}-{command}") for number, bad in enumerate(files) for command in bad.commands
+            if only is None or command in only[bad.name]]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         problems = list(pool.map(lambda run: try_file(*run, checkpoint), runs))
     tally = Tally()

@@ -206,8 +206,9 @@ def cli_sample(reference: Path, seed: int, results: dict[int, dict], sample: int
         path.unlink()
 
 
-def campaign(workdir: Path, count: int, seed: int, sample: int) -> Tally:
-    reference = make_checkpoint(workdir / "reference")
+def campaign(workdir: Path, count: int, seed: int, sample: int, reference: Path | None = None) -> Tally:
+    """Judge `count` damaged variants of `reference` (default: a fresh checkpoint of the tiny run)."""
+    reference = reference or make_checkpoint(workdir / "reference")
     folder = workdir / "cases"
     folder.mkdir(parents=True, exist_ok=True)
     results = run_workers(reference, seed, count, folder)

@@ -237,9 +237,11 @@ def try_config(case: HostileConfig, command: tuple[str, ...], folder: Path) -> s
     return refusal_problem(result)
 
 
-def campaign(workdir: Path, count: int | None, jobs: int) -> Tally:
-    cases = hostile_configs()[:count]
-    runs = [(case, command, workdir / f"{number}-{command[0]}") for number, case in enumerate(cases) for command in COMMANDS]
+def campaign(workdir: Path, count: int | None, jobs: int = 1, only: dict[str, tuple[str, ...]] | None = None) -> Tally:
+    """Every hostile config (the first `count`, or those named in `only`, each with the commands given there)."""
+    cases = hostile_configs()[:count] if only is None else [c for c in hostile_configs() if c.name in only]
+    runs = [(case, command, workdir / f"{number}-{command[0]}") for number, case in enumerate(cases) for command in COMMANDS
+            if only is None or command[0] in only[case.name]]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         problems = list(pool.map(lambda run: try_config(*run), runs))
     tally = Tally()
