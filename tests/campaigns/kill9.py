@@ -9,9 +9,9 @@ Two kinds of victims, both killed with SIGKILL at random times:
   has `checkpoint.every_n_steps`), killed once its first checkpoint exists.
 
 A kill counts as recovered when every `*.safetensors` left in `checkpoints/` loads with
-`load_checkpoint` (so `last` is either the new file or the old one, intact), and after one more
-save into the same folder (`save_checkpoint`, what the next run's save does) no temporary file of
-the killed save is left there.
+`load_checkpoint` (so `last` is either the new file or the old one, intact), and after the next
+saves into the same folder (`save_checkpoint` of each checkpoint there, as a resumed run's saves)
+no temporary file of the killed save is left there.
 
     python -m tests.campaigns.kill9 --count 200
 """
@@ -103,8 +103,8 @@ def check_folder(checkpoints: Path) -> tuple[str | None, int]:
             loaded[path.name] = load_checkpoint(path)
         except CheckpointError as error:
             return f"unloadable checkpoint: {error}", len(leftovers)
-    tensors, metadata = loaded["last.safetensors"]
-    save_checkpoint(checkpoints / "last.safetensors", tensors, metadata)
+    for name, (tensors, metadata) in loaded.items():  # the next run's saves: `last`, and `best` if there is one
+        save_checkpoint(checkpoints / name, tensors, metadata)
     stale = [p.name for p in checkpoints.iterdir() if not p.name.endswith(".safetensors")]
     if stale:
         return f"{len(stale)} stale temp file(s) after a follow-up save: {stale[:3]}", len(leftovers)
