@@ -30,8 +30,10 @@ class CrashLog:
 
     def record(self, error: BaseException) -> None:
         frames = traceback.extract_tb(error.__traceback__)
-        signature = f"{type(error).__name__} at " + " <- ".join(
-            f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-3:]))
+        # The innermost frame, and the innermost one in ttrain: where it broke, and which of our calls let it out.
+        ours = [f for f in frames if f"{Path('ttrain')}/" in f.filename.replace("\\", "/") and "/tests/" not in f.filename]
+        chosen = [frames[-1]] + ([ours[-1]] if ours and ours[-1] is not frames[-1] else []) if frames else []
+        signature = f"{type(error).__name__} at " + " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in chosen)
         self.counts[signature] += 1
         if signature not in self.examples:
             self.examples[signature] = " ".join(str(error).split())[:160]
