@@ -24,7 +24,6 @@ output, timestamped as it arrives.
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import subprocess
