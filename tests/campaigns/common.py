@@ -67,10 +67,14 @@ def child_env() -> dict[str, str]:
 
 
 def memory_limiter(limit: int = CHILD_MEMORY) -> Callable[[], None]:
-    """A preexec_fn that caps the child's address space at `limit` bytes."""
+    """A preexec_fn that caps the child's address space at `limit` bytes and restores the default
+    actions of SIGINT, SIGTERM and SIGHUP (a campaign started in the background or under nohup
+    would otherwise hand its children those signals ignored, as a shell does)."""
 
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        for kind in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(kind, signal.SIG_DFL)
 
     return apply
 
