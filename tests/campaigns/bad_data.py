@@ -58,9 +58,12 @@ class BadFile:
     name: str
     make: Callable[[Path], Path]
     kind: str  # "csv", "npz" or "idx"
+    only: str | None = None  # "fit" or "predict" when the file is bad for one of them only
 
     @property
     def commands(self) -> tuple[str, ...]:
+        if self.only is not None:
+            return (self.only,)
         return {"csv": ("fit",), "npz": ("fit", "predict"), "idx": ("predict",)}[self.kind]
 
 
@@ -178,7 +181,8 @@ def good_rows(n: int = 40) -> str:
 
 
 def bad_files() -> list[BadFile]:
-    """Every bad file of the campaign."""
+    """Every bad file of the campaign. `predict` reads only `x`: a file bad only in its labels is
+    bad for `fit` only, a width the model does not take is bad for `predict` only."""
     x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
     y = (x[:, 0] > x[:, 1]).astype(np.int64)
     nan_x = x.copy()
@@ -219,17 +223,17 @@ def bad_files() -> list[BadFile]:
         BadFile("npz: x header with a negative shape", npz_members("negshape.npz", {"x.npy": npy_header((-5, 2)), "y.npy": npy_header((40,), "<i8") + y.tobytes()}), "npz"),
         BadFile("npz: pickled object array", npz_with("pickled.npz", x=np.array([{"a": 1}] * 40, dtype=object), y=y), "npz"),
         BadFile("npz: no x", npz_with("nox.npz", features=x, y=y), "npz"),
-        BadFile("npz: no y", npz_with("noy.npz", x=x), "npz"),
+        BadFile("npz: no y", npz_with("noy.npz", x=x), "npz", only="fit"),
         BadFile("npz: NaN feature", npz_with("nan.npz", x=nan_x, y=y), "npz"),
         BadFile("npz: inf feature", npz_with("inf.npz", x=inf_x, y=y), "npz"),
-        BadFile("npz: negative label", npz_with("negative.npz", x=x, y=np.where(np.arange(40) == 5, -1, y)), "npz"),
-        BadFile("npz: label 10**9", npz_with("biglabel.npz", x=x, y=np.where(np.arange(40) == 5, 10**9, y)), "npz"),
-        BadFile("npz: x and y of different lengths", npz_with("lengths.npz", x=x, y=y[:-3]), "npz"),
+        BadFile("npz: negative label", npz_with("negative.npz", x=x, y=np.where(np.arange(40) == 5, -1, y)), "npz", only="fit"),
+        BadFile("npz: label 10**9", npz_with("biglabel.npz", x=x, y=np.where(np.arange(40) == 5, 10**9, y)), "npz", only="fit"),
+        BadFile("npz: x and y of different lengths", npz_with("lengths.npz", x=x, y=y[:-3]), "npz", only="fit"),
         BadFile("npz: 0 samples", npz_with("empty.npz", x=np.zeros((0, 2), np.float32), y=np.zeros((0,), np.int64)), "npz"),
         BadFile("npz: x a scalar", npz_with("scalar.npz", x=np.float32(1), y=y), "npz"),
         BadFile("npz: x of strings", npz_with("strings.npz", x=np.array(["a"] * 40), y=y), "npz"),
         BadFile("npz: x complex", npz_with("complex.npz", x=x.astype(np.complex64), y=y), "npz"),
-        BadFile("npz: x of the wrong width", npz_with("width.npz", x=np.zeros((40, 5), np.float32), y=y), "npz"),
+        BadFile("npz: x of the wrong width", npz_with("width.npz", x=np.zeros((40, 5), np.float32), y=y), "npz", only="predict"),
         BadFile("npz: not a zip", file_with("text.npz", b"x,y\n1,2\n"), "npz"),
         BadFile("npz: empty file", file_with("zero.npz", b""), "npz"),
         BadFile("npz: truncated zip", special("truncated.npz", lambda p: p.write_bytes(_npz_bytes(x=x, y=y)[:200])), "npz"),
