@@ -38,6 +38,7 @@ class HostileConfig:
     name: str
     write: Callable[[Path, str], Path]  # (folder, marker path) -> the config path to pass
     args: list[str] = field(default_factory=list)
+    only: str | None = None  # "fit" for a well-formed config that asks for more than memory holds
 
 
 def base() -> dict[str, Any]:
@@ -151,9 +152,8 @@ def hostile_configs() -> list[HostileConfig]:
         HostileConfig("10,000-digit seed", text_file(TINY_CONFIG.replace("seed: 3", "seed: " + "9" * 10_000))),
         HostileConfig("10,000-digit lr", text_file(TINY_CONFIG.replace("lr: 0.1", "lr: 0." + "1" * 10_000 + "e5000"))),
         HostileConfig("lr 1e999", edited(setting("optimizer.lr", "1e999"))),
-        HostileConfig("batch_size 2**63", edited(setting("trainer.batch_size", 2**63))),
-        HostileConfig("n_train 10**12", edited(setting("data.n_train", 10**12))),
-        HostileConfig("out_features 2**40", edited(lambda c: c["model"]["layers"].__setitem__(0, {"linear": {"out_features": 2**40}}))),
+        HostileConfig("n_train 10**12", edited(setting("data.n_train", 10**12)), only="fit"),
+        HostileConfig("out_features 2**40", edited(lambda c: c["model"]["layers"].__setitem__(0, {"linear": {"out_features": 2**40}})), only="fit"),
     ]
     for path, value in [("optimizer.lr", ".inf"), ("optimizer.lr", ".nan"), ("optimizer.lr", "-.inf"), ("optimizer.momentum", ".nan"),
                         ("trainer.val_split", ".nan"), ("trainer.epochs", ".inf"), ("trainer.grad_clip", ".inf"),
@@ -161,13 +161,12 @@ def hostile_configs() -> list[HostileConfig]:
         cases.append(HostileConfig(f"{path}: {value}", text_file(_replace_or_add(path, value))))
     for path, value in [("trainer.epochs", True), ("trainer.batch_size", "32"), ("optimizer.lr", [1]), ("seed", 1.5),
                         ("trainer.val_split", True), ("trainer.metrics", "accuracy"), ("trainer.shuffle", "yes"),
-                        ("trainer.epochs", "1e3"), ("data.n_train", False), ("trainer.epochs", None), ("optimizer.momentum", "0.9")]:
+                        ("trainer.epochs", "1e3"), ("data.n_train", False), ("trainer.epochs", None)]:
         cases.append(HostileConfig(f"{path}: {value!r}", edited(setting(path, value))))
     cases += [
         HostileConfig("model: 5", edited(setting("model", 5))),
         HostileConfig("model.layers: {}", edited(setting("model.layers", {}))),
         HostileConfig("data: []", edited(setting("data", []))),
-        HostileConfig("trainer: null", edited(setting("trainer", None))),
         HostileConfig("unknown top-level key", edited(setting("evil", 1))),
         HostileConfig("unknown key __class__", edited(setting("model.__class__", "os:system"))),
         HostileConfig("unknown key __init__", edited(setting("trainer.__init__", {"a": 1}))),
@@ -241,7 +240,7 @@ def campaign(workdir: Path, count: int | None, jobs: int = 1, only: dict[str, tu
     """Every hostile config (the first `count`, or those named in `only`, each with the commands given there)."""
     cases = hostile_configs()[:count] if only is None else [c for c in hostile_configs() if c.name in only]
     runs = [(case, command, workdir / f"{number}-{command[0]}") for number, case in enumerate(cases) for command in COMMANDS
-            if only is None or command[0] in only[case.name]]
+            if (only is None or command[0] in only[case.name]) and case.only in (None, command[0])]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         problems = list(pool.map(lambda run: try_config(*run), runs))
     tally = Tally()
