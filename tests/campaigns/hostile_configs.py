@@ -246,7 +246,7 @@ def campaign(workdir: Path, count: int | None, jobs: int = 1, only: dict[str, tu
     tally = Tally()
     for (case, command, _), problem in zip(runs, problems):
         tally.add(f"{' '.join(command[:2] if command[0] == 'config' else command[:1])}: {case.name}", problem)
-    print(f"{len(cases)} hostile configs, each through {' and '.join(c[0] for c in COMMANDS)}")
+    print(f"{len(cases)} hostile configs, {len(runs)} runs of `ttrain config check` and `ttrain fit`")
     return tally
 
 
