@@ -115,3 +115,26 @@ def test_declared_sizes_are_checked_with_the_same_limit() -> None:
 def test_sizes_read_well() -> None:
     assert [format_size(n) for n in (0, 1023, 1536, 1 << 20, 5 << 30, 3 << 40)] == [
         "0 bytes", "1023 bytes", "1.5 KiB", "1 MiB", "5 GiB", "3 TiB"]
+
+
+def test_a_size_beyond_the_memory_the_process_may_use_is_refused_before_reading(monkeypatch) -> None:
+    """A gzip'd IDX declaring 4 GiB under `ulimit -v 3G` is refused at once, not after decompressing."""
+    from ttrain import input_files
+
+    monkeypatch.setattr(input_files, "memory_available", lambda: 3 << 30)
+    with pytest.raises(ValueError, match=r"declares 4 GiB, more than the 3 GiB of memory this process can use"):
+        input_files.check_size(4 << 30, input_files.DATA, ValueError, "declares")
+    input_files.check_size(2 << 30, input_files.DATA, ValueError, "declares")  # fits: no error
+
+
+def test_memory_available_reads_the_address_space_limit() -> None:
+    import subprocess
+    import sys
+
+    from ttrain import input_files
+
+    assert input_files.memory_available() is None or input_files.memory_available() > 0
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]));"
+            "from ttrain.input_files import memory_available; print(memory_available())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(out) <= 2 << 30

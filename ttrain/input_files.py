@@ -74,12 +74,38 @@ def size_limit(kind: InputKind, fail: ErrorFactory) -> int:
     return int(match[1]) * _UNIT[match[2].upper()]
 
 
+def memory_available() -> int | None:
+    """The most memory this process could still get, as far as it can be known cheaply: the lower of
+    its address-space limit (``ulimit -v``, as a batch scheduler sets it) and the kernel's
+    ``MemAvailable``; None when neither is known."""
+    known = []
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            known.append(int(soft))
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    known.append(int(line.split()[1]) * 1024)
+                    break
+    return min(known) if known else None
+
+
 def check_size(size: int, kind: InputKind, fail: ErrorFactory, what: str = "is") -> None:
-    """Raise ``fail(...)`` when ``size`` bytes (``what``: "is", "declares", ...) exceed ``kind``'s limit."""
+    """Raise ``fail(...)`` when ``size`` bytes (``what``: "is", "declares", ...) exceed ``kind``'s limit,
+    or the memory this process could still get: whatever is read is held whole, so a size that cannot
+    fit is refused at once rather than after a long read that ends out of memory."""
     limit = size_limit(kind, fail)
     if size > limit:
         raise fail(f"{what} {format_size(size)}, over the {format_size(limit)} limit for a {kind.noun} "
                    f"(set {kind.env} to raise it)")
+    available = memory_available()
+    if available is not None and size > available:
+        raise fail(f"{what} {format_size(size)}, more than the {format_size(available)} of memory this "
+                   "process can use")
 
 
 def _not_regular(mode: int) -> str | None:
