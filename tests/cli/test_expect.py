@@ -122,3 +122,24 @@ def test_eval_checks_expectations_on_the_split_it_evaluates(cli, best) -> None:
 def test_eval_refuses_a_metric_of_another_split(cli, best) -> None:
     result = cli("eval", best, "--expect", "val.accuracy>0.5")
     assert_fails(result, EXIT_BAD_INPUT, "never logged by `ttrain eval --split test`", "did you mean 'test.accuracy'?")
+
+
+# ---- the same from Python ----------------------------------------------------------------------
+def test_the_api_lists_the_results_in_what_it_returns(spirals, out_dir) -> None:
+    import ttrain
+
+    summary = ttrain.fit(spirals, ["trainer.epochs=1"], output_dir=out_dir, expect=["test.accuracy>1", "val.loss>=0"])
+    assert [(e["expectation"], e["passed"]) for e in summary["expectations"]] == [
+        ("test.accuracy>1.0", False), ("val.loss>=0.0", True)]
+    report = ttrain.evaluate(summary["checkpoints"]["best"], "val", expect="val.accuracy<=1")
+    assert report["expectations"][0]["actual"] == report["metrics"]["val.accuracy"]
+    assert "expectations" not in ttrain.evaluate(summary["checkpoints"]["best"])
+
+
+def test_the_api_refuses_an_unknown_metric_before_training(spirals, out_dir) -> None:
+    import ttrain
+    from ttrain.config import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean 'val.loss'"):
+        ttrain.fit(spirals, output_dir=out_dir, expect="val.los<1")
+    assert not out_dir.exists()

@@ -37,19 +37,14 @@ def evaluate(
     """Evaluate a checkpoint's model, rebuilt from the config embedded in the checkpoint."""
     with user_errors(json_output):
         from ttrain.training import run
-        from ttrain.training.expectations import (
-            check_expectations, logged_by_checkpoint, parse_expectations, require_logged)
+        from ttrain.training.expectations import add_results, expectations_for, logged_by_checkpoint
 
         if split not in ("test", "val"):
             raise typer.BadParameter(f"expected test or val, not {split!r}", param_hint="--split")
-        expectations = parse_expectations(expect or [])
-        if expectations:
-            logged = logged_by_checkpoint(checkpoint, split, trust_module or [])
-            require_logged(expectations, logged, by=f" by `ttrain eval --split {split}`")
+        expectations = expectations_for(expect or [], logged_by_checkpoint(checkpoint, split, trust_module or []),
+                                        by=f" by `ttrain eval --split {split}`") if expect else []
         result = run.evaluate(checkpoint, split, data or [], trust_module or [])
-        results = check_expectations(expectations, result["metrics"])
-        if expectations:
-            result["expectations"] = [r.to_json() for r in results]
+        results = add_results(result, expectations, result["metrics"])
         if json_output:
             print_json(result)
         else:

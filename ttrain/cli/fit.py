@@ -43,17 +43,14 @@ def fit(
 
         from ttrain.config import load_config, logged_metrics
         from ttrain.training import run
-        from ttrain.training.expectations import check_expectations, parse_expectations, require_logged
+        from ttrain.training.expectations import add_results, expectations_for
 
-        expectations = parse_expectations(expect or [])
         cfg, source = load_config(config, set_ or [])
-        require_logged(expectations, logged_metrics(cfg))  # before a run directory exists
+        expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
         console = None if quiet else Console(stderr=json_output, highlight=False)
         checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
         summary = run.fit(cfg, source, resume=checkpoint, console=console)
-        results = check_expectations(expectations, summary["final"])
-        if expectations:
-            summary["expectations"] = [result.to_json() for result in results]
+        results = add_results(summary, expectations, summary["final"])
         if json_output:
             print_json(summary)
         elif not quiet:

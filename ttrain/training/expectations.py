@@ -1,7 +1,7 @@
 """Expectations on a run's metrics, for gating CI: ``test.accuracy>=0.96``, ``val.loss < 0.2``.
 
-    expectations = [parse_expectation(text) for text in ("test.accuracy>=0.96", "val.loss<0.2")]
-    require_logged(expectations, logged_metrics(config))      # before training: names it logs
+    expectations = expectations_for(["test.accuracy>=0.96", "val.loss<0.2"], logged_metrics(config))
+    ...                                                       # train (a ConfigError above: nothing done)
     results = check_expectations(expectations, summary["final"])
     all(r.passed for r in results)
 
@@ -104,6 +104,24 @@ def require_logged(expectations: Sequence[Expectation], logged: Sequence[str], b
     ]
     if issues:
         raise ConfigError(issues)
+
+
+def expectations_for(texts: Iterable[str], logged: Sequence[str], by: str = "") -> list[Expectation]:
+    """``texts`` parsed, each naming one of the ``logged`` metrics (see ``require_logged``): what a
+    command checks before it starts its work."""
+    expectations = parse_expectations(texts)
+    require_logged(expectations, logged, by)
+    return expectations
+
+
+def add_results(report: dict[str, Any], expectations: Sequence[Expectation],
+                metrics: Mapping[str, Any]) -> list[ExpectationResult]:
+    """Check ``expectations`` against ``metrics`` and, when there are any, list the results in
+    ``report`` (a command's JSON summary) under ``expectations``."""
+    results = check_expectations(expectations, metrics)
+    if results:
+        report["expectations"] = [result.to_json() for result in results]
+    return results
 
 
 def check_expectations(expectations: Iterable[Expectation], metrics: Mapping[str, Any]) -> list[ExpectationResult]:
