@@ -78,7 +78,7 @@ def test_a_val_metric_without_validation_data_is_bad_input(cli, spirals, out_dir
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("test.accuracy=>0.9", "expected METRIC OP NUMBER"),
+    ("test.accuracy=>0.9", "with OP one of >= <= == > <; did you mean 'test.accuracy>=0.9'?"),
     ("test.accuracy 0.9", "expected METRIC OP NUMBER"),
     (">=0.9", "expected METRIC OP NUMBER"),
     ("test.accuracy>=high", "'high' is not a number"),
@@ -88,6 +88,13 @@ def test_a_malformed_expectation_is_bad_input_naming_it(cli, spirals, out_dir, t
     result = fit(cli, spirals, out_dir, "--expect", text)
     assert_fails(result, EXIT_BAD_INPUT, f"--expect: {text!r}", problem)
     assert not out_dir.exists()
+
+
+def test_a_real_process_exits_3_for_an_unmet_expectation(spirals, out_dir, ttrain_process) -> None:
+    done = ttrain_process("fit", spirals, "--set", f"trainer.output_dir={out_dir}", "--set", "trainer.epochs=1",
+                          "--quiet", "--expect", "test.loss<0")
+    assert done.returncode == EXIT_EXPECTATION_FAILED, done.stderr
+    assert done.stdout.startswith("expect test.loss<0.0: ") and done.stdout.rstrip().endswith("FAILED")
 
 
 def test_a_bad_expectation_with_json_is_a_json_error(cli, spirals, out_dir) -> None:

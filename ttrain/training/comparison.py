@@ -42,7 +42,7 @@ class RunRecord:
     config: dict[str, Any]
 
     def setting(self, dotted: str) -> Any:
-        """The config value at ``checkpoint.monitor``-style key path, or None."""
+        """The config's value at a dotted key path (``checkpoint.monitor``), or None."""
         value: Any = self.config
         for part in dotted.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None

@@ -78,8 +78,10 @@ def parse_expectation(text: str) -> Expectation:
     malformed one is a ConfigError naming the text."""
     match = _EXPECTATION.fullmatch(text)
     if match is None:
+        swapped = text.replace("=>", ">=").replace("=<", "<=")  # the common slip
         raise _bad(text, f"expected METRIC OP NUMBER, e.g. 'test.accuracy>=0.96', with OP one of "
-                         f"{' '.join(OPERATORS)}")
+                         f"{' '.join(OPERATORS)}",
+                   swapped.strip() if swapped != text and _EXPECTATION.fullmatch(swapped) else None)
     try:
         threshold = float(match["threshold"])
     except ValueError:
