@@ -156,6 +156,9 @@ def test_unreadable_inputs_are_bad_input_naming_the_path(cli, runs, tmp_path: Pa
     with (garbled / "metrics.jsonl").open("a") as file:
         file.write('{"epoch": 4, "val.lo')
     assert_fails(cli("compare", a, garbled), EXIT_BAD_INPUT, f"{garbled / 'metrics.jsonl'}: is damaged")
+    (garbled / "summary.json").write_text('{"final": ')
+    assert_fails(cli("compare", a, garbled), EXIT_BAD_INPUT, f"{garbled / 'summary.json'}: is damaged")
+    (garbled / "summary.json").unlink()
     (garbled / "metrics.jsonl").write_text("")
     (garbled / "config.yaml").unlink()
     assert_fails(cli("compare", garbled, a), EXIT_BAD_INPUT, str(garbled / "config.yaml"))
