@@ -49,6 +49,7 @@ def fit(
     output_dir: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
     progress: Any = False,
+    expect: str | Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train the experiment `config` describes into a new run directory, as `ttrain fit` does.
 
@@ -66,24 +67,33 @@ def fit(
             none found, `"auto"` starts fresh. Each damaged checkpoint passed over is a warning.
         progress: False (the default) trains silently; True shows progress on stderr; a Rich
             `Console` shows it there.
+        expect: `--expect`-style expectations on the final record, e.g. `"test.accuracy>=0.96"`;
+            their results are listed in the summary's `expectations` (each with `passed`). A
+            malformed one, or one naming a metric the run never logs, is a ConfigError before
+            anything is trained.
 
     Returns:
         The summary `ttrain fit --json` prints: `status`, `run_dir`, `epochs`, `global_step`,
         `epoch_step`, `stopped_early`, `final` (the last epoch's metrics), `best` (`monitor`,
         `mode`, `epoch`, `value`, `metrics`), `checkpoints` (`last`/`best` paths), `seconds`,
-        `train_seconds`; strict JSON data (a NaN metric is None).
+        `train_seconds`, and `expectations` when `expect` is given; strict JSON data (a NaN
+        metric is None).
 
     Raises:
         ConfigError, DataError, CheckpointError, RegistryError: bad input (see the module docstring).
         TrainingFailed, OutputWriteError: the run failed. TrainingInterrupted: a stop signal.
     """
+    from ttrain.config import logged_metrics
     from ttrain.strict_json import finite_or_none
     from ttrain.training import run
+    from ttrain.training.expectations import add_results, expectations_for
 
     extra = {} if output_dir is None else {"trainer.output_dir": os.fspath(output_dir)}
     resolved, source = resolve_config(config, [*_override_strings(overrides), *_override_strings(extra)])
+    expectations = expectations_for(_names(expect), logged_metrics(resolved))
     checkpoint = _resume_checkpoint(resolved, resume) if resume is not None else None
     summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress))
+    add_results(summary, expectations, summary["final"])
     return finite_or_none(summary)
 
 
@@ -93,6 +103,7 @@ def evaluate(
     *,
     data_overrides: Overrides | None = (),
     trust_modules: str | Sequence[str] = (),
+    expect: str | Sequence[str] = (),
 ) -> dict[str, Any]:
     """Loss and metrics of a checkpoint's model on the `test` or `val` split, as `ttrain eval` does.
 
@@ -103,15 +114,20 @@ def evaluate(
     section, as `--data` does: `["n_test=500"]` or `{"n_test": 500}`.
 
     Returns the object `ttrain eval --json` prints: `status`, `checkpoint`, `split`, `epoch`,
-    `samples`, `metrics` (`<split>.loss`, `<split>.accuracy`, ...), `seconds`.
+    `samples`, `metrics` (`<split>.loss`, `<split>.accuracy`, ...), `seconds`, and the results of
+    `expect` (`--expect`-style, on this split's metrics: see `fit`) as `expectations`.
     Raises CheckpointError, ConfigError, DataError (bad input), ValueError for another split.
     """
     from ttrain.strict_json import finite_or_none
     from ttrain.training import run
+    from ttrain.training.expectations import add_results, expectations_for, logged_by_checkpoint
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
-    result = run.evaluate(Path(checkpoint), split, _override_strings(data_overrides), _names(trust_modules))
+    texts, trusted = _names(expect), _names(trust_modules)
+    expectations = expectations_for(texts, logged_by_checkpoint(checkpoint, split, trusted)) if texts else []
+    result = run.evaluate(Path(checkpoint), split, _override_strings(data_overrides), trusted)
+    add_results(result, expectations, result["metrics"])
     return finite_or_none(result)
 
 

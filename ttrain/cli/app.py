@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from ttrain.cli import config_cmd
+from ttrain.cli.compare import compare
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
@@ -46,4 +47,5 @@ app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
 app.command("list")(list_names)
+app.command("compare")(compare)
 app.add_typer(config_cmd.app, name="config")

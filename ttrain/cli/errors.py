@@ -1,5 +1,6 @@
 """Map failures to exit codes and short messages: 2 bad input, 1 training failed, 128 + n for a
-stop signal n (130 SIGINT / Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+stop signal n (130 SIGINT / Ctrl-C, 143 SIGTERM, 129 SIGHUP). 3 is not a failure of the command:
+it ran, and its result missed what was asked of it (an `--expect`, a `compare` regression)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ttrain.cli.output import print_json
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_EXPECTATION_FAILED = 3  # the run succeeded, but the model is worse than expected: CI tells it from a broken run
 EXIT_INTERRUPTED = 130  # SIGINT; every stop signal n exits 128 + n, as a shell reports a process it killed
 EXIT_SIGNAL_BASE = 128
 

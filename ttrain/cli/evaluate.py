@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ttrain.cli.errors import user_errors
+from ttrain.cli.expect_option import ExpectOption, exit_if_unmet, report_expectations
 from ttrain.cli.output import print_json
 
 # A checkpoint is data: its config may name only registered components, unless the user vouches
@@ -31,19 +32,26 @@ def evaluate(
     ] = None,
     trust_module: TrustOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    expect: ExpectOption = None,
 ) -> None:
     """Evaluate a checkpoint's model, rebuilt from the config embedded in the checkpoint."""
     with user_errors(json_output):
         from ttrain.training import run
+        from ttrain.training.expectations import add_results, expectations_for, logged_by_checkpoint
 
         if split not in ("test", "val"):
             raise typer.BadParameter(f"expected test or val, not {split!r}", param_hint="--split")
+        expectations = expectations_for(expect or [], logged_by_checkpoint(checkpoint, split, trust_module or []),
+                                        by=f" by `ttrain eval --split {split}`") if expect else []
         result = run.evaluate(checkpoint, split, data or [], trust_module or [])
+        results = add_results(result, expectations, result["metrics"])
         if json_output:
             print_json(result)
-            return
-        metrics = "  ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
-        print(f"{checkpoint} (epoch {result['epoch']}) on {result['samples']} {split} samples: {metrics}")
+        else:
+            metrics = "  ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
+            print(f"{checkpoint} (epoch {result['epoch']}) on {result['samples']} {split} samples: {metrics}")
+        report_expectations(results, json_output)
+    exit_if_unmet(results)
 
 
 def predict(

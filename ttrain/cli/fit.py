@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ttrain.cli.errors import user_errors
+from ttrain.cli.expect_option import ExpectOption, exit_if_unmet, report_expectations
 from ttrain.cli.output import print_json
 
 if TYPE_CHECKING:
@@ -31,22 +32,31 @@ def fit(
              "the newest valid one among this config's runs (none: start fresh).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    expect: ExpectOption = None,
 ) -> None:
-    """Train the model a config describes, evaluating every epoch and writing checkpoints."""
+    """Train the model a config describes, evaluating every epoch and writing checkpoints.
+
+    `--expect` is checked against the final epoch's record (its train, val and test metrics).
+    """
     with user_errors(json_output):
         from rich.console import Console
 
-        from ttrain.config import load_config
+        from ttrain.config import load_config, logged_metrics
         from ttrain.training import run
+        from ttrain.training.expectations import add_results, expectations_for
 
         cfg, source = load_config(config, set_ or [])
+        expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
         console = None if quiet else Console(stderr=json_output, highlight=False)
         checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
         summary = run.fit(cfg, source, resume=checkpoint, console=console)
+        results = add_results(summary, expectations, summary["final"])
         if json_output:
             print_json(summary)
         elif not quiet:
             _print_summary(console, summary)
+        report_expectations(results, json_output)
+    exit_if_unmet(results)
 
 
 def _report_resume_choice(choice: ResumeChoice, resume: str) -> Optional[Path]:
