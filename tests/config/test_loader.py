@@ -163,3 +163,11 @@ def test_missing_file_directory_and_binary_file(tmp_path) -> None:
     binary.write_bytes(b"\xff\xfe\x00model")
     with pytest.raises(ConfigError, match="not a UTF-8 text file"):
         load_yaml_file(binary)
+
+
+def test_control_characters_are_a_located_error_not_a_traceback() -> None:
+    """PyYAML's reader refuses them before parsing; the error still names the file, line and column."""
+    with pytest.raises(ConfigError, match=r"c\.yaml:2:8: character 0x0001 is not allowed"):
+        load_yaml("seed: 1\nname: x\x01y\n", "c.yaml")
+    with pytest.raises(ConfigError, match="0x0007"):
+        parse_value("1\x07", "--set seed=1")

@@ -231,7 +231,14 @@ def load_yaml(text: str, filename: str = "<string>") -> tuple[Any, SourceMap]:
     refused tag, or a duplicate key.
     """
     source = SourceMap(Location(filename))
-    loader = SafeLineLoader(text)
+    try:
+        loader = SafeLineLoader(text)  # checks every character at once: a control character fails here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError(ConfigIssue("", f"character {exc.character:#06x} is not allowed in YAML text "
+                                          "(a control character or a binary file?)",
+                                      f"{filename}:{line}:{column}")) from None
     try:
         node = loader.get_single_node()
         if node is None:
