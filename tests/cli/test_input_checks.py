@@ -249,3 +249,15 @@ def test_a_diverging_run_names_the_layer_that_overflowed(write_config, cli, out_
     result = cli("fit", write_config(), "--set", "optimizer.lr=1e10", "--set", "trainer.epochs=20",
                  "--set", f"trainer.output_dir={out_dir}")
     assert_fails(result, 1, "training failed: the loss became", "the first non-finite value came from model.3 (Linear)")
+
+
+@pytest.mark.parametrize("change, huge, key", [
+    ("n_train: 256", "n_train: 1000000000000", "data"),  # 10**12 spiral points: terabytes
+    ("linear: {out_features: 32}", "linear: {out_features: 1099511627776}", "model.layers.0"),  # 2**40 wide
+])
+def test_sizes_the_machine_cannot_hold_are_config_errors(write_config, cli, out_dir, change, huge, key) -> None:
+    config = write_config(SPIRALS.replace(change, huge, 1), "huge.yaml")
+    assert huge in config.read_text()
+    result = cli("fit", config, "--set", f"trainer.output_dir={out_dir}")
+    assert_fails(result, 2, key)
+    assert "ran out of memory" in result.output and not out_dir.exists()

@@ -48,14 +48,20 @@ class Experiment:
 @contextlib.contextmanager
 def _section(path: str, source: SourceMap | None = None, context: str = "", hint: str = "") -> Iterator[None]:
     """A ValueError from building or trying what `path` describes (an argument value a constructor
-    refuses, shapes that do not fit) becomes a config error at `path`: `context error hint`."""
+    refuses, shapes that do not fit) becomes a config error at `path`: `context error hint`. So does
+    a MemoryError: sizes this machine cannot hold (`n_train: 10**12`) are the config's to change."""
     try:
         yield
     except (ConfigError, RegistryError, DataError):
         raise  # already say where and what
-    except ValueError as error:
+    except (ValueError, MemoryError) as error:
         location = str(source.locate(path.split("."))) if source is not None else None
-        raise ConfigError(ConfigIssue(path=path, message=f"{context}{error}{hint}", location=location)) from None
+        message = _out_of_memory(error) if isinstance(error, MemoryError) else f"{context}{error}{hint}"
+        raise ConfigError(ConfigIssue(path=path, message=message, location=location)) from None
+
+
+def _out_of_memory(error: MemoryError) -> str:
+    return f"building it ran out of memory ({error or 'no detail'}): ask for smaller sizes"
 
 
 def _streams(seed: int) -> tuple[Generator, Generator]:
@@ -159,8 +165,9 @@ def build_layers(config: Config, input_shape: tuple[int, ...], num_classes: int 
             with no_grad(), np.errstate(all="ignore"):  # zeros through a log layer: a shape, not a warning
                 layer.eval()
                 shape = tuple(layer(from_numpy(np.zeros((1, *shape), dtype=np.float32))).shape[1:])
-        except (ValueError, TypeError, RuntimeError) as error:
-            raise ConfigError(ConfigIssue(path=f"model.layers.{index}", message=f"{item.name}: {error}")) from None
+        except (ValueError, TypeError, RuntimeError, MemoryError) as error:
+            detail = _out_of_memory(error) if isinstance(error, MemoryError) else error
+            raise ConfigError(ConfigIssue(path=f"model.layers.{index}", message=f"{item.name}: {detail}")) from None
         layers.append(layer)
     return Sequential(*layers)
 
