@@ -132,3 +132,16 @@ def test_predict_inputs_of_the_wrong_shape_are_an_input_error(trained: dict, cli
     assert result.exit_code == 2
     assert "(3,)" in result.stderr and "(2,)" in result.stderr
     assert not (tmp_path / "wrong.predictions.npz").exists()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_predict_inputs_with_a_non_finite_value_are_an_input_error_naming_the_row(
+        trained: dict, cli, tmp_path: Path, value: float) -> None:
+    path = tmp_path / "bad.npz"
+    x = np.zeros((4, 2), np.float32)
+    x[2, 1] = value
+    np.savez(path, x=x)
+    result = cli("predict", trained["checkpoints"]["best"], path)
+    assert result.exit_code == 2
+    assert f"{path}: row 2 has a non-finite feature ({value} at feature 1)" in result.stderr
+    assert not (tmp_path / "bad.predictions.npz").exists()

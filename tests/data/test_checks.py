@@ -78,3 +78,12 @@ def test_a_subset_is_checked_in_its_own_row_order() -> None:
     subset = Subset(ArrayDataset(features, targets, num_classes=3), [0, 4, 5])
     with pytest.raises(DataError, match="row 1 has a non-finite feature"):
         check_dataset(subset, "val")
+
+
+def test_an_id_like_label_is_refused_unless_the_classes_are_declared() -> None:
+    labels = np.array([0, 1, 2, 1_000_000_000, 1])
+    with pytest.raises(DataError, match=r"data.csv: row 3 has label 1e\+09, which would make 1e\+09 classes"):
+        check_class_labels(labels, None, "data.csv")
+    check_class_labels(np.array([0, 999_999]), None, "data.csv")  # the largest inferred class count
+    with pytest.raises(DataError, match=r"row 1 has label 1e\+06; class labels must run from 0 to 9"):
+        check_class_labels(np.array([0, 1_000_000]), 10, "data.csv")

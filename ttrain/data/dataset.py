@@ -233,6 +233,10 @@ def _first_non_finite(features: np.ndarray) -> tuple[int, int, float] | None:
     return row, column, float(rows[row, column])
 
 
+# The most classes inferred from labels alone; beyond it the labels are taken for IDs, not classes.
+MAX_INFERRED_CLASSES = 1_000_000
+
+
 def check_class_labels(
     targets: np.ndarray, num_classes: int | None, where: str, why: str = "", ignore_index: int | None = None
 ) -> None:
@@ -260,6 +264,25 @@ def check_class_labels(
         row = int(np.argmax(bad))
         label = labels[row].item()
         raise DataError(f"{where}: row {row} has label {label:g}; class labels must run {bounds}{why}")
+    if num_classes is None and labels.max() >= MAX_INFERRED_CLASSES:
+        # Unless told otherwise the classes are 0..largest label: an ID-like label would size the
+        # model's output layer in the billions, and fail far from here for want of memory.
+        row = int(np.argmax(labels))
+        raise DataError(f"{where}: row {row} has label {labels[row].item():g}, which would make "
+                        f"{labels[row].item() + 1:g} classes; class labels count classes from 0 "
+                        f"(set data.num_classes to declare more than {MAX_INFERRED_CLASSES - 1:,})")
+
+
+def check_features(features: np.ndarray, where: str) -> None:
+    """Refuse inputs a model cannot use, naming ``where`` and the row: no samples, or a NaN or
+    infinite feature (the features half of `check_samples`; `ttrain predict` checks its inputs so)."""
+    if len(features) == 0:
+        raise DataError(f"{where}: no samples")
+    found = _first_non_finite(np.asarray(features))
+    if found is not None:
+        row, column, value = found
+        raise DataError(f"{where}: row {row} has a non-finite feature ({value} at feature {column}); "
+                        "clean or impute the data first")
 
 
 def check_samples(features: np.ndarray, targets: np.ndarray, where: str, num_classes: int | None = None) -> None:
@@ -269,13 +292,7 @@ def check_samples(features: np.ndarray, targets: np.ndarray, where: str, num_cla
 
     Rows count from 0 in the order of ``features``. Fully vectorised: one pass over the arrays.
     """
-    if len(features) == 0:
-        raise DataError(f"{where}: no samples")
-    found = _first_non_finite(np.asarray(features))
-    if found is not None:
-        row, column, value = found
-        raise DataError(f"{where}: row {row} has a non-finite feature ({value} at feature {column}); "
-                        "clean or impute the data before training")
+    check_features(features, where)
     found = _first_non_finite(np.asarray(targets))
     if found is not None:
         row, column, value = found

@@ -238,6 +238,7 @@ def predict(
     """
     from ttrain.autograd.grad_mode import no_grad
     from ttrain.autograd.creation import from_numpy
+    from ttrain.data.dataset import check_features
     from ttrain.data.errors import DataError
     from ttrain.nn.loss import class_probabilities
     from ttrain.training.checkpoint import atomic_write_bytes
@@ -252,6 +253,7 @@ def predict(
     if raw.ndim < 1 or int(np.prod(raw.shape[1:])) != int(np.prod(sample_shape)):
         raise DataError(f"{inputs_path}: inputs of shape {raw.shape[1:]} per sample do not match the model's data {sample_shape}")
     raw = raw.reshape((len(raw), *sample_shape)).astype(reference.features.dtype, copy=False)
+    check_features(raw, str(inputs_path))
     features = reference.transform(raw) if reference.transform is not None else raw
     outputs = []
     with no_grad():
