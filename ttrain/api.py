@@ -68,10 +68,13 @@ def fit(
             `Console` shows it there.
 
     Returns:
-        The summary `ttrain fit --json` prints: `status`, `run_dir`, `epochs`, `global_step`,
-        `epoch_step`, `stopped_early`, `final` (the last epoch's metrics), `best` (`monitor`,
-        `mode`, `epoch`, `value`, `metrics`), `checkpoints` (`last`/`best` paths), `seconds`,
-        `train_seconds`; strict JSON data (a NaN metric is None).
+        The run's record, as `<run_dir>/summary.json` holds it and `ttrain fit --json` prints it
+        (less `command`), with `status: "ok"`: `run_dir`, `epochs`, `global_step`, `epoch_step`,
+        `stopped_early`, `final` (the last epoch's metrics), `best` (`monitor`, `mode`, `epoch`,
+        `value`, `metrics`), `checkpoints` (`last`/`best` paths), `seconds`, `train_seconds`,
+        `started_at`, `finished_at`, `config`, `overrides`, `versions`, `git`, ... (see
+        `ttrain.training.records`); strict JSON data (a NaN metric is None). A failed or
+        interrupted run's summary.json says so; the exception raised carries `run_dir`.
 
     Raises:
         ConfigError, DataError, CheckpointError, RegistryError: bad input (see the module docstring).
@@ -81,9 +84,10 @@ def fit(
     from ttrain.training import run
 
     extra = {} if output_dir is None else {"trainer.output_dir": os.fspath(output_dir)}
-    resolved, source = resolve_config(config, [*_override_strings(overrides), *_override_strings(extra)])
+    given = [*_override_strings(overrides), *_override_strings(extra)]
+    resolved, source = resolve_config(config, given)
     checkpoint = _resume_checkpoint(resolved, resume) if resume is not None else None
-    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress))
+    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress), overrides=given)
     return finite_or_none(summary)
 
 

@@ -33,14 +33,14 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Evaluate a checkpoint's model, rebuilt from the config embedded in the checkpoint."""
-    with user_errors(json_output):
+    with user_errors(json_output, "eval"):
         from ttrain.training import run
 
         if split not in ("test", "val"):
             raise typer.BadParameter(f"expected test or val, not {split!r}", param_hint="--split")
         result = run.evaluate(checkpoint, split, data or [], trust_module or [])
         if json_output:
-            print_json(result)
+            print_json("eval", result)
             return
         metrics = "  ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
         print(f"{checkpoint} (epoch {result['epoch']}) on {result['samples']} {split} samples: {metrics}")
@@ -57,12 +57,12 @@ def predict(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Write class probabilities and predicted classes for the inputs in FILE to an .npz file."""
-    with user_errors(json_output):
+    with user_errors(json_output, "predict"):
         from ttrain.training import run
 
         target = output or inputs.with_name(inputs.name.split(".")[0] + ".predictions.npz")
         result = run.predict(checkpoint, inputs, target, overwrite=overwrite, trust_modules=trust_module or [])
         if json_output:
-            print_json(result)
+            print_json("predict", result)
         else:
             print(f"wrote probabilities for {result['samples']} inputs to {result['output']}")
