@@ -106,8 +106,9 @@ def evaluate(
     directory or `sys.path` (`--trust-module`). `data_overrides` change keys of its data
     section, as `--data` does: `["n_test=500"]` or `{"n_test": 500}`.
 
-    Returns the object `ttrain eval --json` prints: `status`, `checkpoint`, `split`, `epoch`,
-    `samples`, `metrics` (`<split>.loss`, `<split>.accuracy`, ...), `seconds`.
+    Returns the object `ttrain eval --json` prints (less `schema_version` and `command`):
+    `status`, `checkpoint`, `split`, `epoch`, `samples`, `metrics` (`<split>.loss`,
+    `<split>.accuracy`, ...), `seconds`.
     Raises CheckpointError, ConfigError, DataError (bad input), ValueError for another split.
     """
     from ttrain.strict_json import finite_or_none
