@@ -129,3 +129,17 @@ def test_a_terminal_gets_a_rich_table_that_keeps_brackets() -> None:
     shown = console.file.getvalue()
     assert "┃" in shown or "│" in shown  # drawn as a table
     assert "model.hidden=[64]" in shown
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_a_link_loop_is_never_waited_on(runs_dir: Path, cli, tmp_path: Path) -> None:
+    import os
+
+    run = tmp_path / "odd" / "1"
+    shutil.copytree(runs_dir / "mlp" / "1", run)
+    (run / "summary.json").unlink()
+    (run / "metrics.jsonl").unlink()
+    os.mkfifo(run / "metrics.jsonl")  # opening it to read would wait for a writer forever
+    (tmp_path / "odd" / "loop").symlink_to(tmp_path)
+    records = runs_json(cli, tmp_path)
+    assert [(r["status"], r["final"]) for r in records] == [("unknown", {})]

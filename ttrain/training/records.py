@@ -167,10 +167,12 @@ def find_run_dirs(root: Path) -> list[Path]:
     any depth, in natural order (`run/2` before `run/10`); nothing below a run directory is searched."""
     if is_run_dir(root):
         return [root]
-    found: list[Path] = []
-    for child in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_natural):
-        found.extend(find_run_dirs(child))
-    return found
+    try:
+        # Links are not followed: one to a folder above would never end.
+        children = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
+    except OSError:
+        return []  # a folder we may not read holds no runs we could show
+    return [run for child in sorted(children, key=_natural) for run in find_run_dirs(child)]
 
 
 def _natural(path: Path) -> tuple[int, int | str]:
@@ -184,12 +186,20 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return _record_without_summary(run_dir)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        record = json.loads(_read_text(path))
+    except ValueError as error:  # unreadable, not UTF-8, or not JSON
         return _damaged(run_dir, path, f"{path}: not a readable JSON file ({error})")
     if not isinstance(record, dict) or record.get("status") not in RUN_STATUSES:
         return _damaged(run_dir, path, f"{path}: not a run record (no status {' / '.join(RUN_STATUSES)})")
     return {**record, "run_dir": str(run_dir)}  # where it is now, wherever it was written
+
+
+def _read_text(path: Path) -> str:
+    """A run's text file, read as any input is (a regular file, bounded: never a FIFO to wait on);
+    a ValueError if it cannot be."""
+    from ttrain.input_files import DATA, read_input
+
+    return read_input(path, DATA, lambda problem: ValueError(f"{path}: {problem}")).decode("utf-8")
 
 
 def _damaged(run_dir: Path, path: Path, message: str) -> dict[str, Any]:
@@ -202,12 +212,12 @@ def _record_without_summary(run_dir: Path) -> dict[str, Any]:
     import yaml
 
     config: dict[str, Any] | None = None
-    with contextlib.suppress(OSError, UnicodeDecodeError, yaml.YAMLError):
-        loaded = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    with contextlib.suppress(ValueError, yaml.YAMLError):
+        loaded = yaml.safe_load(_read_text(run_dir / "config.yaml"))
         config = loaded if isinstance(loaded, dict) else None
     history: list[dict[str, Any]] = []
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
+    with contextlib.suppress(ValueError):
+        for line in _read_text(run_dir / "metrics.jsonl").splitlines():
             with contextlib.suppress(ValueError):
                 row = json.loads(line)
                 if isinstance(row, dict):
