@@ -152,5 +152,6 @@ def test_a_summary_that_cannot_be_written_fails_the_run(write_config, cli, out_d
 
 def test_the_python_api_records_its_overrides(write_config, out_dir: Path) -> None:
     summary = ttrain.fit(write_config(), {"trainer.epochs": 1, "optimizer.lr": 0.05}, output_dir=out_dir)
-    assert summary["overrides"] == ["trainer.epochs=1", "optimizer.lr=0.05", f"trainer.output_dir={out_dir}"]
+    # as `--set` strings, each value written as JSON (which YAML reads back)
+    assert summary["overrides"] == ["trainer.epochs=1", "optimizer.lr=0.05", f"trainer.output_dir={json.dumps(str(out_dir))}"]
     assert summary_of(summary["run_dir"]) == {**summary, "status": "completed"}
