@@ -99,6 +99,12 @@ def test_sorting_by_a_metric_puts_runs_without_it_last(runs_dir: Path, cli) -> N
     assert {r["status"] for r in records[-2:]} == {"failed", "damaged"}
 
 
+def test_the_tables_headers_are_keys_too(runs_dir: Path, cli) -> None:
+    records = runs_json(cli, runs_dir, "--filter", "run~spirals", "--sort", "-time")
+    assert sorted(where(records)) == ["spirals/1", "spirals/2", "spirals/3"]
+    assert [r["seconds"] for r in records] == sorted((r["seconds"] for r in records), reverse=True)
+
+
 def test_one_configs_runs_or_one_run(runs_dir: Path, cli) -> None:
     assert where(runs_json(cli, runs_dir / "spirals")) == ["spirals/1", "spirals/2", "spirals/3"]
     assert where(runs_json(cli, runs_dir / "spirals" / "2")) == ["spirals/2"]

@@ -3,6 +3,7 @@
 A KEY names one value of a record (see `field`):
 
     status, name, run_dir, seconds, train_seconds, started_at, finished_at, epochs, global_step
+    run, time                 the table's names for run_dir and seconds
     best                      the monitored metric's best value
     val.accuracy, train.loss  a metric: its value at the best epoch (the last one if none is best)
     final.val.loss            a metric at the last epoch
@@ -25,7 +26,8 @@ from typing import Any, Callable, Iterable, Sequence
 from ttrain.config.errors import did_you_mean
 
 COLUMNS = ("status", "name", "run_dir", "seconds", "train_seconds", "started_at", "finished_at", "epochs",
-           "global_step", "best")
+           "global_step", "best", "run", "time")
+_ALIASES = {"run": "run_dir", "time": "seconds"}  # the table's headers
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "!=": operator.ne, "=": operator.eq, "<": operator.lt, ">": operator.gt,
 }
@@ -41,7 +43,7 @@ def field(record: dict[str, Any], key: str) -> Any:
     if key == "best":
         return (record.get("best") or {}).get("value")
     if key in COLUMNS:
-        return record.get(key)
+        return record.get(_ALIASES.get(key, key))
     if key.startswith("final."):
         return (record.get("final") or {}).get(key.removeprefix("final."))
     if key.startswith("config."):
