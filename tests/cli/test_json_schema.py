@@ -72,6 +72,16 @@ def test_a_config_error_names_its_file_line_and_key(write_config, cli, validator
     assert error["issues"][1]["suggestion"] == "epochs"
     assert error["issues"][2]["location"] == "--set trainer.batch_size=x" and error["issues"][2]["file"] is None
     assert "optimizer.lr: expected a value > 0" in error["message"]
+    checked = printed(cli("config", "check", config, "--json", "--set", "trainer.batch_size=x"), 2, validator)
+    assert checked["command"] == "config check" and checked["error"] == error
+
+
+def test_config_check_and_show(write_config, cli, validator) -> None:
+    config = write_config()
+    checked = printed(cli("config", "check", config, "--json"), 0, validator)
+    assert (checked["command"], checked["status"], checked["file"]) == ("config check", "ok", str(config))
+    shown = printed(cli("config", "show", config, "--json", "--set", "optimizer.lr=0.5"), 0, validator)
+    assert shown["command"] == "config show" and shown["config"]["optimizer"]["lr"] == 0.5
 
 
 @pytest.mark.parametrize(("args", "kind"), [

@@ -30,4 +30,4 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], console: 
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     for row in (headers, *rows):
         line = "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths))
-        console.print(line.rstrip(), markup=False, highlight=False, soft_wrap=True)
+        console.print(line.rstrip(), markup=False, highlight=False, emoji=False, soft_wrap=True)
