@@ -137,6 +137,19 @@ def test_a_terminal_gets_a_rich_table_that_keeps_brackets() -> None:
     assert "model.hidden=[64]" in shown
 
 
+@pytest.mark.parametrize("change", [{"best": "x"}, {"seconds": "slow"}, {"final": [1]}, {"overrides": [1]},
+                                    {"status": "done"}, {"error": {"kind": "data"}}])
+def test_a_record_of_the_wrong_shape_is_damaged(runs_dir: Path, cli, tmp_path: Path, change: dict) -> None:
+    run = tmp_path / "odd" / "1"
+    shutil.copytree(runs_dir / "mlp" / "1", run)
+    record = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**record, **change}))
+    result = cli("runs", tmp_path)
+    assert result.exit_code == 0 and result.stdout.splitlines()[1].startswith("damaged "), result.stdout
+    assert "not a run record" in result.stdout
+    assert runs_json(cli, tmp_path, "--sort", "best")[0]["status"] == "damaged"
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
 def test_a_fifo_or_a_link_loop_is_never_waited_on(runs_dir: Path, cli, tmp_path: Path) -> None:
     import os

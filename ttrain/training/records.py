@@ -191,7 +191,31 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         return _damaged(run_dir, path, f"{path}: not a readable JSON file ({error})")
     if not isinstance(record, dict) or record.get("status") not in RUN_STATUSES:
         return _damaged(run_dir, path, f"{path}: not a run record (no status {' / '.join(RUN_STATUSES)})")
+    problem = _shape_problem(record)
+    if problem is not None:
+        return _damaged(run_dir, path, f"{path}: not a run record ({problem})")
     return {**record, "run_dir": str(run_dir)}  # where it is now, wherever it was written
+
+
+# The fields a run table reads, and the types they may have: a record that breaks one is damaged.
+_NUMBER, _TEXT = (int, float, type(None)), (str, type(None))
+_SHAPE: dict[str, tuple[type, ...]] = {"name": _TEXT, "final": (dict,), "best": (dict,), "seconds": _NUMBER,
+                                       "overrides": (list,), "config": (dict, type(None)), "error": (dict, type(None))}
+_BEST_SHAPE: dict[str, tuple[type, ...]] = {"monitor": _TEXT, "value": _NUMBER, "epoch": _NUMBER,
+                                            "metrics": (dict, type(None))}
+
+
+def _shape_problem(record: dict[str, Any]) -> str | None:
+    """What in `record` is not as `RunRecorder.record` writes it, or None."""
+    for fields, where in ((_SHAPE, record), (_BEST_SHAPE, record.get("best", {}))):
+        for key, types in fields.items():
+            if key in where and not isinstance(where[key], types):
+                return f"{key} is {type(where[key]).__name__}"
+    if not all(isinstance(o, str) for o in record.get("overrides", [])):
+        return "overrides are not all text"
+    if isinstance(record.get("error"), dict) and not isinstance(record["error"].get("message"), str):
+        return "error has no message"
+    return None
 
 
 def _read_text(path: Path) -> str:
