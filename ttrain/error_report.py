@@ -6,8 +6,9 @@
 `kind` says what went wrong, so a script can branch on it without parsing the message:
 `config`, `registry`, `data`, `checkpoint` (bad input), `training_failed`, `output_write` (the run
 failed), `interrupted` (a stop signal; `signal` names it), `usage` (a bad command-line option,
-reported by the CLI), and `internal` (a bug, in `summary.json` only). `file`, `line` and `key` are always present, null when
-the failure has no such place. Free of NumPy, so the CLI can import it cheaply.
+reported by the CLI), and `internal` (a bug, in `summary.json` only). `file`, `line` and `key` are
+always present, null when the failure has no such place. Free of NumPy, so the CLI can import it
+cheaply.
 """
 
 from __future__ import annotations

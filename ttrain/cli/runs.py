@@ -17,7 +17,8 @@ NOTABLE_KEYS = (("optimizer", "name"), ("optimizer", "lr"), ("trainer", "epochs"
 
 def runs(
     directory: Annotated[Path, typer.Argument(
-        metavar="DIR", help="A folder of runs (trainer.output_dir), one config's runs, a sweep, or one run.")] = Path("runs"),
+        metavar="DIR", help="A folder of runs (trainer.output_dir), one config's runs, a sweep, or one run.",
+    )] = Path("runs"),
     sort: Annotated[Optional[str], typer.Option(
         "--sort", metavar="KEY",
         help="Order by KEY, -KEY for descending: a column (status, name, seconds, best, started_at, ...), a metric "
@@ -26,7 +27,8 @@ def runs(
         "--filter", metavar="EXPR",
         help="Keep the runs where KEY OP VALUE holds, OP one of = != < <= > >= ~ (~: regular expression), "
              "e.g. status=completed, optimizer.lr<0.01, name~mlp. Repeatable: all must hold.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout: the run records.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object on stdout: the run records.")] = False,
 ) -> None:
     """List runs: status, name, run directory, key config values, best monitored metric, wall time."""
     with user_errors(json_output, "runs"):

@@ -103,7 +103,9 @@ class RunFilter:
         return isinstance(actual, str) and _OPERATORS[self.op](actual, self.value)
 
 
-def select(records: Sequence[dict[str, Any]], filters: Iterable[str] = (), sort: str | None = None) -> list[dict[str, Any]]:
+def select(
+    records: Sequence[dict[str, Any]], filters: Iterable[str] = (), sort: str | None = None
+) -> list[dict[str, Any]]:
     """The records that pass every filter (AND), ordered by `sort` (`KEY`, or `-KEY` descending;
     runs without the key last). A key no run has is a QueryError, with the closest known key."""
     parsed = [RunFilter.parse(text) for text in filters]
