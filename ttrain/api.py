@@ -73,11 +73,14 @@ def fit(
             anything is trained.
 
     Returns:
-        The summary `ttrain fit --json` prints: `status`, `run_dir`, `epochs`, `global_step`,
-        `epoch_step`, `stopped_early`, `final` (the last epoch's metrics), `best` (`monitor`,
-        `mode`, `epoch`, `value`, `metrics`), `checkpoints` (`last`/`best` paths), `seconds`,
-        `train_seconds`, and `expectations` when `expect` is given; strict JSON data (a NaN
-        metric is None).
+        The run's record, as `<run_dir>/summary.json` holds it and `ttrain fit --json` prints it
+        (less `command`), with `status: "ok"`: `run_dir`, `epochs`, `global_step`, `epoch_step`,
+        `stopped_early`, `final` (the last epoch's metrics), `best` (`monitor`, `mode`, `epoch`,
+        `value`, `metrics`), `checkpoints` (`last`/`best` paths), `seconds`, `train_seconds`,
+        `started_at`, `finished_at`, `config`, `overrides`, `versions`, `git`, ... (see
+        `ttrain.training.records`); strict JSON data (a NaN metric is None). A failed or
+        interrupted run's summary.json says so; the exception raised carries `run_dir`.
+        With `expect`, also `expectations` (their results, each with `passed`).
 
     Raises:
         ConfigError, DataError, CheckpointError, RegistryError: bad input (see the module docstring).
@@ -89,10 +92,11 @@ def fit(
     from ttrain.training.expectations import add_results, expectations_for
 
     extra = {} if output_dir is None else {"trainer.output_dir": os.fspath(output_dir)}
-    resolved, source = resolve_config(config, [*_override_strings(overrides), *_override_strings(extra)])
+    given = [*_override_strings(overrides), *_override_strings(extra)]
+    resolved, source = resolve_config(config, given)
     expectations = expectations_for(_names(expect), logged_metrics(resolved))
     checkpoint = _resume_checkpoint(resolved, resume) if resume is not None else None
-    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress))
+    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress), overrides=given)
     add_results(summary, expectations, summary["final"])
     return finite_or_none(summary)
 
@@ -113,9 +117,10 @@ def evaluate(
     directory or `sys.path` (`--trust-module`). `data_overrides` change keys of its data
     section, as `--data` does: `["n_test=500"]` or `{"n_test": 500}`.
 
-    Returns the object `ttrain eval --json` prints: `status`, `checkpoint`, `split`, `epoch`,
-    `samples`, `metrics` (`<split>.loss`, `<split>.accuracy`, ...), `seconds`, and the results of
-    `expect` (`--expect`-style, on this split's metrics: see `fit`) as `expectations`.
+    Returns the object `ttrain eval --json` prints (less `schema_version` and `command`):
+    `status`, `checkpoint`, `split`, `epoch`, `samples`, `metrics` (`<split>.loss`,
+    `<split>.accuracy`, ...), `seconds`, and the results of `expect` (`--expect`-style, on this
+    split's metrics: see `fit`) as `expectations`.
     Raises CheckpointError, ConfigError, DataError (bad input), ValueError for another split.
     """
     from ttrain.strict_json import finite_or_none

@@ -11,6 +11,11 @@ import json
 import math
 from typing import Any
 
+# The version of the JSON layouts ttrain writes for machines: every `--json` output and each run's
+# `summary.json` carry it as `schema_version`; `ttrain/schemas/output.schema.json` describes them.
+# It goes up when a field is removed or changes meaning, never for a new field.
+SCHEMA_VERSION = 1
+
 
 def finite_or_none(value: Any) -> Any:
     """``value`` with every NaN or infinite float (however nested in dicts, lists, tuples) replaced by None."""
@@ -23,6 +28,6 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
-def strict_json(value: Any) -> str:
-    """``value`` as one line of strict JSON, a NaN or infinite number written as ``null``."""
-    return json.dumps(finite_or_none(value), allow_nan=False)
+def strict_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as strict JSON (one line, or indented by ``indent``), a NaN or infinite number as ``null``."""
+    return json.dumps(finite_or_none(value), allow_nan=False, indent=indent)

@@ -86,7 +86,9 @@ def test_json_errors_are_one_json_object_on_stdout(write_config, cli) -> None:
     result = cli("fit", write_config(), "--json", "--set", "trainer.epoch=3")
     assert result.exit_code == 2
     report = json.loads(result.stdout)
-    assert report["status"] == "error" and report["exit_code"] == 2 and "trainer.epoch" in report["error"]
+    assert report["status"] == "error" and report["exit_code"] == 2 and report["command"] == "fit"
+    assert (report["error"]["kind"], report["error"]["key"]) == ("config", "trainer.epoch")
+    assert "trainer.epoch" in report["error"]["message"]
 
 
 # ---------------------------------------------------------------- training failures

@@ -20,7 +20,8 @@ def test_each_fit_gets_a_new_numbered_run_directory_with_every_file(write_config
     assert Path(first["run_dir"]) == out_dir / "spirals" / "1"
     assert Path(second["run_dir"]) == out_dir / "spirals" / "2"
     run = Path(first["run_dir"])
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "metrics.csv", "metrics.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "metrics.csv", "metrics.jsonl",
+                                                    "summary.json"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.safetensors", "last.safetensors"]
     assert first["checkpoints"] == {"last": str(run / "checkpoints" / "last.safetensors"),
                                     "best": str(run / "checkpoints" / "best.safetensors")}

@@ -4,6 +4,7 @@ evaluation or in the middle of the save; handlers are the caller's again afterwa
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -202,19 +203,22 @@ def test_a_signal_after_the_last_epoch_is_honoured(tmp_path: Path) -> None:
 
 def test_a_signal_while_the_summary_is_made_is_honoured(tmp_path: Path, monkeypatch) -> None:
     from ttrain.training import run
+    from ttrain.training.records import RunRecorder
 
-    make_summary = run._summary
+    make_record = RunRecorder.record
 
-    def summary_interrupted(*args: Any) -> dict[str, Any]:
-        os.kill(os.getpid(), signal.SIGHUP)
-        return make_summary(*args)
+    def record_interrupted(self: RunRecorder, status: str, *args: Any) -> dict[str, Any]:
+        if status == "completed":
+            os.kill(os.getpid(), signal.SIGHUP)
+        return make_record(self, status, *args)
 
-    monkeypatch.setattr(run, "_summary", summary_interrupted)
+    monkeypatch.setattr(RunRecorder, "record", record_interrupted)
     config = config_from_dict(merged(BASE, {**CHANGES, "trainer": {"epochs": 1, "output_dir": str(tmp_path)}}))
     with pytest.raises(TrainingInterrupted, match="by SIGHUP after training ended; the model so far is saved in") as raised:
         run.fit(config)
     assert raised.value.signal_number == signal.SIGHUP
     assert load_checkpoint(tmp_path / "run" / "1" / "checkpoints" / "last.safetensors")[1]["epoch"] == 1
+    assert json.loads((tmp_path / "run" / "1" / "summary.json").read_text())["status"] == "interrupted"
 
 
 def test_a_position_that_does_not_fit_the_data_is_a_checkpoint_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from ttrain.cli.compare import compare
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
+from ttrain.cli.runs import runs
 
 app = typer.Typer(
     name="ttrain",
@@ -48,4 +49,5 @@ app.command("eval")(evaluate)
 app.command("predict")(predict)
 app.command("list")(list_names)
 app.command("compare")(compare)
+app.command("runs")(runs)
 app.add_typer(config_cmd.app, name="config")

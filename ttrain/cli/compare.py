@@ -31,13 +31,13 @@ def compare(
     mode) by more than the tolerance, or has no value for it; 0 otherwise. A run directory is
     compared on its final epoch, a checkpoint on the epoch it holds.
     """
-    with user_errors(json_output):
+    with user_errors(json_output, "compare"):
         from ttrain.training.comparison import compare as compare_records
         from ttrain.training.comparison import read_record
 
         comparison = compare_records(read_record(a), read_record(b), tolerance)
         if json_output:
-            print_json({"status": "ok", **comparison.to_json()})
+            print_json("compare", {"status": "ok", **comparison.to_json()})
         else:
             _show(comparison)
     if comparison.regressed:

@@ -10,34 +10,46 @@ import typer
 
 from ttrain.cli.errors import user_errors
 from ttrain.cli.fit import SetOption
+from ttrain.cli.output import print_json
 
 app = typer.Typer(help="Show, check or describe configs.", no_args_is_help=True)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (errors too).")]
 
 
 @app.command()
 def show(
     config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
     set_: SetOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Print the resolved config: defaults filled in, overrides applied, paths resolved."""
-    with user_errors():
-        from ttrain.config import dump_config, load_config
+    with user_errors(json_output, "config show"):
+        from ttrain.config import config_to_dict, dump_config, load_config
 
         cfg, _ = load_config(config, set_ or [])
-        print(dump_config(cfg), end="")
+        if json_output:
+            print_json("config show", {"status": "ok", "file": str(config), "config": config_to_dict(cfg)})
+        else:
+            print(dump_config(cfg), end="")
 
 
 @app.command()
 def check(
     config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
     set_: SetOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Validate a config and report every problem (exit code 2 if there is one)."""
-    with user_errors():
+    with user_errors(json_output, "config check"):
         from ttrain.config import load_config
 
         load_config(config, set_ or [])
-        print(f"{config}: ok")
+        if json_output:
+            print_json("config check", {"status": "ok", "file": str(config)})
+        else:
+            print(f"{config}: ok")
 
 
 @app.command()

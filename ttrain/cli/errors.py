@@ -5,14 +5,14 @@ it ran, and its result missed what was asked of it (an `--expect`, a `compare` r
 from __future__ import annotations
 
 import contextlib
-import errno
 import signal
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
 
 from ttrain.cli.output import print_json
+from ttrain.error_report import error_report, is_out_of_room, make_report
 
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
@@ -22,17 +22,8 @@ EXIT_INTERRUPTED = 130  # SIGINT; every stop signal n exits 128 + n, as a shell 
 EXIT_SIGNAL_BASE = 128
 
 
-# A write the machine had no room for (disk or quota full, file too large, read-only filesystem),
-# from a write path that does not wrap its errors in OutputWriteError: the run failed (exit 1).
-_OUT_OF_ROOM = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, name)}
-
-
-def _is_out_of_room(error: BaseException) -> bool:
-    return isinstance(error, OSError) and error.errno in _OUT_OF_ROOM
-
-
 def _message(error: BaseException) -> str:
-    if _is_out_of_room(error) and error.filename is not None:  # type: ignore[attr-defined]
+    if is_out_of_room(error) and error.filename is not None:  # type: ignore[attr-defined]
         return f"cannot write {error.filename}: {error.strerror}"  # type: ignore[attr-defined]
     return str(error) or type(error).__name__
 
@@ -48,7 +39,7 @@ def _classify(error: BaseException) -> int | None:
 
     if isinstance(error, (ConfigError, RegistryError, DataError, CheckpointError)):
         return EXIT_BAD_INPUT
-    if isinstance(error, (TrainingFailed, OutputWriteError)) or _is_out_of_room(error):
+    if isinstance(error, (TrainingFailed, OutputWriteError)) or is_out_of_room(error):
         return EXIT_TRAINING_FAILED
     if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
         # StopSignalReceived (a KeyboardInterrupt) and TrainingInterrupted say which signal it was.
@@ -57,10 +48,15 @@ def _classify(error: BaseException) -> int | None:
 
 
 @contextlib.contextmanager
-def user_errors(json_output: bool = False) -> Iterator[None]:
-    """Turn a user's mistake into a message on stderr (and a JSON object with --json) and an exit code."""
+def user_errors(json_output: bool = False, command: str | None = None) -> Iterator[None]:
+    """Turn a user's mistake into a message on stderr and an exit code; with `json_output`, also
+    `error_json`'s object on stdout, as the output of `command` (`fit`, `eval`, ...)."""
     try:
         yield
+    except typer.BadParameter as error:  # a bad option value: Click reports it on stderr (exit 2)
+        if json_output:
+            print_json(command, _error_payload(EXIT_BAD_INPUT, make_report("usage", error.format_message())))
+        raise
     except (Exception, KeyboardInterrupt) as error:
         code = _classify(error)
         if code is None:
@@ -71,5 +67,21 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")
         print(f"{label}: {message}", file=sys.stderr)
         if json_output:
-            print_json({"status": "error", "exit_code": code, "error": message})
+            print_json(command, error_json(error, code, message))
         raise typer.Exit(code) from None
+
+
+def error_json(error: BaseException, exit_code: int, message: str) -> dict[str, Any]:
+    """What `--json` prints for an expected failure: `status: error`, `exit_code`, `run_dir` when
+    the failed run had one, and the structured `error` (see `ttrain.error_report`)."""
+    report = error_report(error, message)
+    if report is None:
+        raise ValueError(f"not an expected failure: {type(error).__name__}")
+    return _error_payload(exit_code, report, getattr(error, "run_dir", None))
+
+
+def _error_payload(exit_code: int, report: dict[str, Any], run_dir: Any = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"status": "error", "exit_code": exit_code}
+    if run_dir is not None:
+        payload["run_dir"] = str(run_dir)
+    return {**payload, "error": report}

@@ -35,7 +35,7 @@ def evaluate(
     expect: ExpectOption = None,
 ) -> None:
     """Evaluate a checkpoint's model, rebuilt from the config embedded in the checkpoint."""
-    with user_errors(json_output):
+    with user_errors(json_output, "eval"):
         from ttrain.training import run
         from ttrain.training.expectations import add_results, expectations_for, logged_by_checkpoint
 
@@ -46,7 +46,7 @@ def evaluate(
         result = run.evaluate(checkpoint, split, data or [], trust_module or [])
         results = add_results(result, expectations, result["metrics"])
         if json_output:
-            print_json(result)
+            print_json("eval", result)
         else:
             metrics = "  ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
             print(f"{checkpoint} (epoch {result['epoch']}) on {result['samples']} {split} samples: {metrics}")
@@ -65,12 +65,12 @@ def predict(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Write class probabilities and predicted classes for the inputs in FILE to an .npz file."""
-    with user_errors(json_output):
+    with user_errors(json_output, "predict"):
         from ttrain.training import run
 
         target = output or inputs.with_name(inputs.name.split(".")[0] + ".predictions.npz")
         result = run.predict(checkpoint, inputs, target, overwrite=overwrite, trust_modules=trust_module or [])
         if json_output:
-            print_json(result)
+            print_json("predict", result)
         else:
             print(f"wrote probabilities for {result['samples']} inputs to {result['output']}")

@@ -30,7 +30,8 @@ def fit(
         "--resume", metavar="CHECKPOINT|RUN_DIR|auto",
         help="Continue exactly from a checkpoint, from the newest valid one in a run directory, or (auto) from "
              "the newest valid one among this config's runs (none: start fresh).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object on stdout, nothing else there: the run's summary.json, or the error.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     expect: ExpectOption = None,
 ) -> None:
@@ -38,7 +39,7 @@ def fit(
 
     `--expect` is checked against the final epoch's record (its train, val and test metrics).
     """
-    with user_errors(json_output):
+    with user_errors(json_output, "fit"):
         from rich.console import Console
 
         from ttrain.config import load_config, logged_metrics
@@ -49,10 +50,10 @@ def fit(
         expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
         console = None if quiet else Console(stderr=json_output, highlight=False)
         checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
-        summary = run.fit(cfg, source, resume=checkpoint, console=console)
+        summary = run.fit(cfg, source, resume=checkpoint, console=console, overrides=set_ or [])
         results = add_results(summary, expectations, summary["final"])
         if json_output:
-            print_json(summary)
+            print_json("fit", summary)
         elif not quiet:
             _print_summary(console, summary)
         report_expectations(results, json_output)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import io
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -14,6 +15,7 @@ from ttrain.config import Config, ConfigError, ConfigIssue, SourceMap, config_fr
 from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
 from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
+from ttrain.training.records import RunRecorder, utc_timestamp
 from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
@@ -26,15 +28,22 @@ def fit(
     source: SourceMap | None = None,
     resume: Path | None = None,
     console: Any = None,
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Train `config` into a new run directory and return a JSON-able summary.
+    """Train `config` into a new run directory and return its JSON-able record.
 
     `resume` is a checkpoint to continue from, exactly, from the step after it (see
     `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
-    progress output; None trains silently. A stop signal (SIGINT, SIGTERM, SIGHUP) from the start
-    of training to the summary saves `last` and raises `TrainingInterrupted` naming it.
+    progress output; None trains silently. `overrides` (the `--set` strings `config` was made
+    with) go into the record. A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
+    to the summary saves `last` and raises `TrainingInterrupted` naming it.
+
+    The record is written to `<run_dir>/summary.json` however the run ends (see
+    `ttrain.training.records`): completed, failed or interrupted; an error raised once the run
+    directory exists carries it as `error.run_dir`. The returned record is the completed one,
+    with `status: "ok"` as every command's success says.
     """
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utc_timestamp()
     experiment = build_experiment(config, source)
     if resume is not None:
         # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
@@ -55,20 +64,43 @@ def fit(
             shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
             raise
         _carry_best(resume, checkpoint)
+    recorder = RunRecorder(run_dir, config, overrides, resume, started, started_at)
+    try:
+        record = _train(experiment, checkpoint, recorder)
+    except (Exception, KeyboardInterrupt) as error:
+        _record_failure(recorder, error, trainer, checkpoint)
+        raise
+    return {**record, "status": "ok"}
+
+
+def _train(experiment: Experiment, checkpoint: ModelCheckpoint, recorder: RunRecorder) -> dict[str, Any]:
+    """Fit, then write the completed run's record; its signal handling is `fit`'s."""
+    trainer = experiment.trainer
     # The trainer handles the signals while it fits; this outer scope catches one that comes
-    # after it returns, while the summary is made, so that too ends in a checkpoint and 128+n.
+    # after it returns, while the record is made, so that too ends in a checkpoint and 128+n.
     with StopSignals(trainer.request_stop):
         try:
             trainer.fit(experiment.train_loader, experiment.eval_loaders)
         except TrainingInterrupted as error:
             raise _naming_checkpoint(error, checkpoint) from None
-        summary = _summary(experiment, checkpoint, run_dir, time.perf_counter() - started)
+        record = recorder.record("completed", trainer, checkpoint)
+        recorder.write(record)
         if trainer.stop_signal is not None:
             checkpoint.on_interrupt(trainer)
             late = TrainingInterrupted(
                 f"interrupted by {signal_name(trainer.stop_signal)} after training ended", trainer.stop_signal)
             raise _naming_checkpoint(late, checkpoint) from None
-    return summary
+    return record
+
+
+def _record_failure(recorder: RunRecorder, error: BaseException, trainer: Trainer, checkpoint: ModelCheckpoint) -> None:
+    """Write the record of a run that `error` ended (as far as the disk allows) and tag `error` with its directory."""
+    from ttrain.error_report import error_report, internal_report
+
+    status = "interrupted" if isinstance(error, (TrainingInterrupted, KeyboardInterrupt)) else "failed"
+    recorder.write_quietly(recorder.record(status, trainer, checkpoint, error_report(error) or internal_report(error)))
+    with contextlib.suppress(AttributeError):  # an exception type with __slots__ cannot carry it
+        error.run_dir = recorder.run_dir  # type: ignore[attr-defined]
 
 
 def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None) -> ModelCheckpoint:
@@ -125,31 +157,6 @@ def _carry_best(resumed: Path, checkpoint: ModelCheckpoint) -> None:
         return  # a damaged old `best` is not carried; the next improvement writes a new one
     if metadata["epoch"] == checkpoint.best_epoch:
         atomic_write_bytes(checkpoint.best_path, previous.read_bytes())
-
-
-def _summary(experiment: Experiment, checkpoint: ModelCheckpoint, run_dir: Path, seconds: float) -> dict[str, Any]:
-    history = experiment.trainer.history
-    best_record = next((r for r in history if r["epoch"] == checkpoint.best_epoch), None)
-    paths = {"last": checkpoint.last_path, "best": checkpoint.best_path}
-    return {
-        "status": "ok",
-        "run_dir": str(run_dir),
-        "epochs": experiment.trainer.epoch,
-        "global_step": experiment.trainer.global_step,
-        "epoch_step": experiment.trainer.epoch_step,  # steps into an unfinished epoch (trainer.max_steps)
-        "stopped_early": experiment.trainer.should_stop,
-        "final": history[-1] if history else {},
-        "best": {
-            "monitor": checkpoint.monitor,
-            "mode": checkpoint.mode,
-            "epoch": checkpoint.best_epoch,
-            "value": checkpoint.best,
-            "metrics": best_record,
-        },
-        "checkpoints": {k: str(p) for k, p in paths.items() if p.exists()},
-        "seconds": seconds,
-        "train_seconds": sum(r.get("train.seconds", 0.0) for r in history),
-    }
 
 
 def _config_of(path: Path, metadata: dict[str, Any], data_overrides: list[str], trust_modules: Sequence[str]) -> Config:
