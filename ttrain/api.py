@@ -49,6 +49,7 @@ def fit(
     output_dir: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
     progress: Any = False,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train the experiment `config` describes into a new run directory, as `ttrain fit` does.
 
@@ -66,6 +67,8 @@ def fit(
             none found, `"auto"` starts fresh. Each damaged checkpoint passed over is a warning.
         progress: False (the default) trains silently; True shows progress on stderr; a Rich
             `Console` shows it there.
+        callbacks: `ttrain.training.callbacks.Callback` objects added to the trainer
+            (`Trainer.add_callback`), e.g. one that reports every epoch's metrics elsewhere.
 
     Returns:
         The summary `ttrain fit --json` prints: `status`, `run_dir`, `epochs`, `global_step`,
@@ -83,7 +86,8 @@ def fit(
     extra = {} if output_dir is None else {"trainer.output_dir": os.fspath(output_dir)}
     resolved, source = resolve_config(config, [*_override_strings(overrides), *_override_strings(extra)])
     checkpoint = _resume_checkpoint(resolved, resume) if resume is not None else None
-    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress))
+    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress),
+                      callbacks=callbacks)
     return finite_or_none(summary)
 
 

@@ -14,6 +14,7 @@ from ttrain.cli import config_cmd
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
+from ttrain.cli.sweep import sweep
 
 app = typer.Typer(
     name="ttrain",
@@ -46,4 +47,5 @@ app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
 app.command("list")(list_names)
+app.command("sweep")(sweep)
 app.add_typer(config_cmd.app, name="config")
