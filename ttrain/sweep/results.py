@@ -48,7 +48,7 @@ def trial_rows(plan: SweepPlan, study: Any) -> list[dict[str, Any]]:
 
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        if trial.state == TrialState.WAITING:
+        if trial.state == TrialState.WAITING or trial.user_attrs.get("status") == "skipped":
             continue
         attrs, status = trial.user_attrs, _status(trial)
         runs = attrs.get("runs") or []

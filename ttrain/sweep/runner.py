@@ -16,6 +16,7 @@ crash (still "running" in the study) are marked interrupted and run again with t
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from ttrain.config import ConfigError, ConfigIssue
 from ttrain.sweep.plan import SweepPlan
-from ttrain.sweep.worker import TrialReport, is_real_failure, run_workers, work
+from ttrain.sweep.worker import TrialReport, is_real_failure, is_skipped, run_workers, work
 
 SWEEP_SUFFIX = "-sweep"
 
@@ -82,25 +83,30 @@ def _new_sweep_dir(plan: SweepPlan) -> Path:
 
 
 def recover_interrupted(plan: SweepPlan, study: Any) -> int:
-    """Mark the trials a crash left running as interrupted, and queue every interrupted trial's
-    values again unless another trial has them; returns how many were queued."""
+    """Mark the trials a crash left running as interrupted, then queue what is missing: every
+    grid point no trial has taken (in grid order), or for a sampled space the values of each
+    interrupted trial; returns how many trials were queued."""
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
-    for trial in trials:
+    from ttrain.sweep.worker import point_of
+
+    for trial in study.get_trials(deepcopy=False):
         if trial.state == TrialState.RUNNING:
             study.tell(trial.number, state=TrialState.FAIL)
     trials = study.get_trials(deepcopy=False)
-    interrupted = [t for t in trials if t.state == TrialState.FAIL and not is_real_failure(t) and t.params]
-    taken = {json.dumps(t.params, sort_keys=True) for t in trials if t.state != TrialState.FAIL or is_real_failure(t)}
-    taken |= {json.dumps(t.system_attrs.get("fixed_params"), sort_keys=True) for t in trials
-              if t.state == TrialState.WAITING}
+    taken = {point_of(plan, t) for t in trials
+             if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING) or is_real_failure(t)}
+    if plan.grid is not None:
+        wanted = [dict(zip(plan.keys, values)) for values in itertools.product(*plan.grid.values())]
+    else:
+        wanted = [dict(t.params) for t in trials if t.state == TrialState.FAIL and t.params
+                  and not is_real_failure(t) and not is_skipped(t)]
     queued = 0
-    for trial in interrupted:
-        key = json.dumps(trial.params, sort_keys=True)
-        if key not in taken:
-            study.enqueue_trial(trial.params)
-            taken.add(key)
+    for params in wanted:
+        point = tuple(params[key] for key in plan.keys)
+        if point not in taken:
+            study.enqueue_trial(params)
+            taken.add(point)
             queued += 1
     return queued
 

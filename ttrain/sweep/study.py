@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ from ttrain.config import ConfigError, ConfigIssue
 from ttrain.sweep.plan import SweepPlan
 
 STUDY_FILE = "study.db"
-SQLITE_TIMEOUT_S = 60  # workers writing one SQLite file wait for each other's transactions this long
+SQLITE_TIMEOUT_S = 60
+OPEN_ATTEMPTS = 5  # workers writing one SQLite file wait for each other's transactions this long
 
 
 def default_storage(sweep_dir: Path) -> str:
@@ -26,10 +28,17 @@ def open_storage(url: str) -> Any:
 
         return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
     engine: dict[str, Any] = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    except Exception as error:  # SQLAlchemy's and the drivers' errors: a bad URL or an unreachable database
-        raise ConfigError(ConfigIssue("", f"cannot open the study storage {url!r}: {error}", "--storage")) from None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except Exception as error:  # SQLAlchemy's and the drivers' errors: a bad URL or an unreachable database
+            if attempt + 1 == OPEN_ATTEMPTS:
+                message = str(error).splitlines()[0]
+                raise ConfigError(ConfigIssue("", f"cannot open the study storage {url!r}: {message}",
+                                              "--storage")) from None
+            # Processes started together race to create the tables: the losers find them made.
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _sampler(plan: SweepPlan, seed: int) -> Any:
@@ -70,9 +79,9 @@ def _pruner(plan: SweepPlan) -> Any:
 def open_study(plan: SweepPlan, worker: int = 0) -> Any:
     """The plan's study in its storage, created by the first process to get there.
 
-    Its sampler is seeded from the config's seed, the number of trials already in the study and
-    `worker` (the index among `--jobs`), so a sweep reruns the same way, a resumed one does not
-    draw its first trials again, and no two workers draw the same sequence.
+    A sampled space's sampler is seeded from the config's seed, the number of trials already in
+    the study and `worker` (the index among `--jobs`), so a sweep reruns the same way, a resumed
+    one does not draw its first trials again, and no two workers draw the same sequence.
     A study made for another space or monitor is a ConfigError.
     """
     import optuna
@@ -83,7 +92,9 @@ def open_study(plan: SweepPlan, worker: int = 0) -> Any:
     study = optuna.create_study(storage=storage, study_name=plan.study_name, direction=direction,
                                 pruner=_pruner(plan), load_if_exists=True)
     existing = len(study.get_trials(deepcopy=False))
-    study.sampler = _sampler(plan, plan.seed + existing + worker)
+    # A grid's order is a permutation seeded once for the study: every worker, process and resume
+    # must see the same one, or trial n would mean a different point to each.
+    study.sampler = _sampler(plan, plan.seed if plan.grid is not None else plan.seed + existing + worker)
     _claim_or_check(study, plan)
     return study
 

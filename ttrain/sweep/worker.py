@@ -28,7 +28,13 @@ def is_real_failure(trial: Any) -> bool:
     return trial.user_attrs.get("status") == "failed"
 
 
-def _point(plan: SweepPlan, trial: Any) -> tuple | None:
+def is_skipped(trial: Any) -> bool:
+    """A trial closed without running: its grid point was already taken (see `_taken_before`)."""
+    return trial.user_attrs.get("status") == "skipped"
+
+
+def point_of(plan: SweepPlan, trial: Any) -> tuple | None:
+    """The trial's values of the swept keys, in order (queued values for a waiting trial)."""
     params = trial.params or trial.system_attrs.get("fixed_params") or {}
     return tuple(params.get(key) for key in plan.keys) if all(k in params for k in plan.keys) else None
 
@@ -44,8 +50,8 @@ def work_left(plan: SweepPlan, study: Any) -> bool:
     if any(t.state == TrialState.WAITING for t in trials):
         return True
     if plan.grid is not None:
-        return len({_point(plan, t) for t in trials} - {None}) < plan.grid_size()
-    counted = [t for t in trials if t.state != TrialState.FAIL or is_real_failure(t)]
+        return len({point_of(plan, t) for t in trials} - {None}) < plan.grid_size()
+    counted = [t for t in trials if t.state != TrialState.FAIL or is_real_failure(t)]  # not interrupted, not skipped
     return len(counted) < plan.trials
 
 
@@ -63,10 +69,33 @@ def work(plan: SweepPlan, lock: Optional[Any] = None, worker: int = 0, report: T
                 return
             trial = study.ask(distributions)
             trial.set_user_attr("session", plan.session)
+        if plan.grid is not None and _taken_before(plan, study, trial):
+            _skip(study, trial)
+            continue
         status = run_trial(plan, study, trial)
         if report is not None:
             report({"trial": trial.number, "status": status, "params": trial.params, "monitor": plan.monitor,
                     **_brief(study, trial.number)})
+
+
+def _taken_before(plan: SweepPlan, study: Any, trial: Any) -> bool:
+    """Whether a trial numbered lower already has this trial's grid point (and was not cut short).
+
+    Workers on other machines can race for the last points: Optuna's GridSampler then gives
+    the loser a point that is already running. The later trial yields."""
+    from optuna.trial import TrialState
+
+    point = point_of(plan, trial)
+    return any(t.number < trial.number and point_of(plan, t) == point and not is_skipped(t)
+               and (t.state != TrialState.FAIL or is_real_failure(t)) for t in study.get_trials(deepcopy=False))
+
+
+def _skip(study: Any, trial: Any) -> None:
+    """Close a trial that will not run; results leave it out."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("status", "skipped")
+    study.tell(trial, state=TrialState.FAIL)
 
 
 def _brief(study: Any, number: int) -> dict[str, Any]:
