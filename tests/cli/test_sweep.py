@@ -135,6 +135,9 @@ def test_a_bad_sweep_section_is_a_config_error_at_its_line(
         (["--grid", "optimizer.lr=0.1", "--param", "seed=int(0,3)"], ["either --grid", "not both"]),
         (["--grid", "name=a,b"], ["name", "cannot be swept"]),
         ([], ["nothing to sweep"]),
+        (["--grid", "optimizer.lr=0.1", "--trials", "3"], ["--trials 3", "trials is for sampled params"]),
+        (["--param", "optimizer.lr=uniform(0.1,1)", "--sampler", "grid"], ["--sampler grid", "'tpe' or 'random'"]),
+        (["--grid", "optimizer.lr=0.1", "--storage", "nosuch://db"], ["--storage", "cannot open the study storage"]),
     ],
 )
 def test_a_bad_space_on_the_command_line_is_bad_input(sweep: Callable[..., Any], config: Path,
@@ -260,14 +263,15 @@ def _stop_during_second_trial(config: Path, out_dir: Path, how: signal.Signals, 
     return process.returncode, stderr
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])
+@pytest.mark.parametrize("how", [signal.SIGINT, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+                         ids=["ctrl-c", "crash"])
 def test_a_stopped_sweep_resumes_without_rerunning_finished_trials(config: Path, out_dir: Path,
                                                                    how: signal.Signals) -> None:
     grid = ("--grid", "optimizer.lr=0.3,0.1,0.03", "--set", "trainer.epochs=40", "--set", f"trainer.output_dir={out_dir}")
     code, stderr = _stop_during_second_trial(config, out_dir, how, *grid)
     sweep_dir = out_dir / "blobs-sweep" / "1"
     if how == signal.SIGINT:
-        assert code == 130 and "--resume" in stderr and "Traceback" not in stderr, stderr
+        assert code == 130 and f"continue it with --resume {sweep_dir}" in stderr and "Traceback" not in stderr, stderr
         assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == "interrupted"
     else:
         assert code == -signal.SIGKILL

@@ -109,6 +109,19 @@ def _located(key: str, where: str, error: ConfigError) -> ConfigError:
     return ConfigError(issues)
 
 
+def _as_options(error: ConfigError) -> ConfigError:
+    """`error` with `--set sweep.repeat_seeds=0` written as the option it came from, `--repeat-seeds 0`."""
+    prefix = f"{OVERRIDE_PREFIX}sweep."
+
+    def where(location: str | None) -> str | None:
+        if not (location or "").startswith(prefix):
+            return location
+        key, _, value = location[len(prefix):].partition("=")
+        return f"--{key.replace('_', '-')} {value}"
+
+    return ConfigError([ConfigIssue(i.path, i.message, where(i.location), i.suggestion) for i in error.issues])
+
+
 def _check_keys(config_path: Path, sets: list[str], first_values: dict[str, Any], where: dict[str, str]) -> None:
     """Try each swept key with its first value on the config: an unknown key or unusable value is a ConfigError."""
     for key, value in first_values.items():
@@ -136,7 +149,10 @@ def make_plan(config_path: str | Path, sets: Sequence[str] = (), grid_options: S
     (from `--trials`, `--monitor`, ...). Raises ConfigError for any problem, located.
     """
     config_path = Path(config_path)
-    config, source = load_config(config_path, [*sets, *settings])
+    try:
+        config, source = load_config(config_path, [*sets, *settings])
+    except ConfigError as error:
+        raise _as_options(error) from None
     section = config.sweep
     grid, params, where = _space_from_options(grid_options, param_options)
     if grid and params:
@@ -149,8 +165,9 @@ def make_plan(config_path: str | Path, sets: Sequence[str] = (), grid_options: S
         raise ConfigError(ConfigIssue("", "nothing to sweep: give --grid KEY=V1,V2,... or --param KEY=DIST, "
                                           "or a sweep: section with grid or params", str(config_path)))
     if grid and section is not None and section.trials is not None:
-        raise ConfigError(ConfigIssue("sweep.trials", "a grid runs every combination once: trials is for sampled "
-                                                      "params", str(source.locate(["sweep", "trials"]))))
+        raise _as_options(ConfigError(ConfigIssue("sweep.trials", "a grid runs every combination once: trials is "
+                                                                  "for sampled params",
+                                                  str(source.locate(["sweep", "trials"])))))
     _check_keys(config_path, list(sets), {key: _first_value(v) for key, v in (grid or params).items()}, where)
     section_values = section.model_dump() if section is not None else {}
     checkpoint = config.checkpoint

@@ -58,6 +58,10 @@ def prepare(plan: SweepPlan, resume: str | None = None, storage: str | None = No
     new sweep; returns whether an existing sweep is resumed."""
     from ttrain.sweep.study import default_storage
 
+    if storage is not None:
+        from ttrain.sweep.study import open_storage
+
+        open_storage(storage)  # a bad URL is refused before a sweep directory is made for it
     resume_dir = find_resume_dir(plan, resume) if resume is not None else None
     if resume_dir is not None:
         previous = _previous_settings(resume_dir)
@@ -125,15 +129,21 @@ def run_sweep(plan: SweepPlan, jobs: int = 1, resumed: bool = False, report: Tri
         recover_interrupted(plan, study)
     write_results(plan, sweep_summary(plan, trial_rows(plan, study), "running", 0.0))
     status = "interrupted"
+    how_to_continue = f"the sweep stopped; continue it with --resume {plan.sweep_dir}"
     try:
         if jobs == 1:
-            work(plan, report=report)
+            try:
+                work(plan, report=report)
+            except TrainingInterrupted as error:
+                raise TrainingInterrupted(f"{str(error).split(';')[0]}; {how_to_continue}", error.signal_number) from None
+            except KeyboardInterrupt:  # between trials
+                raise TrainingInterrupted(f"interrupted; {how_to_continue}") from None
         else:
             stopped = [code for code in run_workers(plan, jobs, report) if code != 0]
             signal_codes = [code - 128 for code in stopped if code > 128]
             if signal_codes:
                 raise TrainingInterrupted(f"interrupted: {len(signal_codes)} worker(s) stopped by a signal; "
-                                          f"continue with --resume {plan.sweep_dir}", signal_codes[0])
+                                          f"{how_to_continue}", signal_codes[0])
             if stopped:
                 raise RuntimeError(f"sweep worker(s) exited with {', '.join(map(str, stopped))} (see the messages above)")
         status = "ok"

@@ -3,9 +3,10 @@ this process (`--jobs 1`) or in N spawned processes that share the study (`--job
 
 A claim (check what is left, then `study.ask`) happens under a lock shared by this machine's
 workers, so they never overshoot the budget or start one grid point twice. Processes on other
-machines (`--storage`) share only the database: a grid's first pass is still exact (Optuna's
-GridSampler gives trial n the n-th point), and a sampled budget can be overshot by the trials
-those machines start at the moment it is reached.
+machines (`--storage`) share only the database: a grid stays exact (Optuna's GridSampler gives
+trial n the n-th point of one seeded order; a trial that lost a race for the last points finds
+its point taken and is closed unrun, "skipped"), and a sampled budget can be overshot by the
+trials those machines start at the moment it is reached.
 """
 
 from __future__ import annotations
