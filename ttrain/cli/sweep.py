@@ -26,26 +26,34 @@ def sweep(
     param: Annotated[Optional[list[str]], typer.Option(
         "--param", "-p", metavar="KEY.PATH=DIST",
         help="Sample a key: loguniform(a,b), uniform(a,b), int(a,b[,step]) or choice(x,y,...). Repeatable.")] = None,
-    trials: Annotated[Optional[int], typer.Option("--trials", "-n", min=1, help="Trials to sample with --param (default 20).")] = None,
-    sampler: Annotated[Optional[str], typer.Option("--sampler", metavar="tpe|random", help="How --param values are drawn (default tpe).")] = None,
-    monitor: Annotated[Optional[str], typer.Option("--monitor", help="Metric to rank and prune by (default: checkpoint.monitor).")] = None,
-    mode: Annotated[Optional[str], typer.Option("--mode", metavar="min|max", help="Whether lower or higher is better.")] = None,
+    trials: Annotated[Optional[int], typer.Option(
+        "--trials", "-n", min=1, help="Trials to sample with --param (default 20).")] = None,
+    sampler: Annotated[Optional[str], typer.Option(
+        "--sampler", metavar="tpe|random", help="How --param values are drawn (default tpe).")] = None,
+    monitor: Annotated[Optional[str], typer.Option(
+        "--monitor", help="Metric to rank and prune by (default: checkpoint.monitor).")] = None,
+    mode: Annotated[Optional[str], typer.Option(
+        "--mode", metavar="min|max", help="Whether lower or higher is better.")] = None,
     prune: Annotated[Optional[str], typer.Option(
         "--prune", metavar="none|median|hyperband", help="Stop weak trials early (Optuna's pruners).")] = None,
     repeat_seeds: Annotated[Optional[int], typer.Option(
-        "--repeat-seeds", min=1, help="Run each parameter set with K seeds (seed, seed+1, ...) and rank by their mean.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes sharing the study on this machine.")] = 1,
+        "--repeat-seeds", min=1,
+        help="Run each parameter set with K seeds (seed, seed+1, ...) and rank by their mean.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes sharing the study on this machine.")] = 1,
     storage: Annotated[Optional[str], typer.Option(
         "--storage", metavar="URL", help="Study database shared with other machines (SQLAlchemy URL, or journal:FILE); "
                                          "default: study.db in the sweep directory.")] = None,
-    study: Annotated[Optional[str], typer.Option("--study", help="Study name in --storage (default: the config's name).")] = None,
+    study: Annotated[Optional[str], typer.Option(
+        "--study", help="Study name in --storage (default: the config's name).")] = None,
     resume: Annotated[Optional[str], typer.Option(
         "--resume", metavar="SWEEP_DIR|auto", help="Continue a sweep: run only its missing trials.")] = None,
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast/--keep-going", help="Stop starting trials after the first failure (default: keep going).")] = False,
     allow_failures: Annotated[bool, typer.Option(
         "--allow-failures", help="Exit 0 even if some trials failed.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON summary on stdout, nothing else there.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Run a config over a grid or a sampled search space (one run per trial) and rank the trials.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ttrain.config import ConfigError, ConfigIssue, SourceMap, load_config
+from ttrain.config import ConfigError, ConfigIssue, load_config
 from ttrain.config.loader import OVERRIDE_PREFIX
 from ttrain.sweep.space import Distribution, Scalar, parse_assignment, parse_distribution, parse_grid_values
 

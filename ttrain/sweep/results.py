@@ -3,7 +3,8 @@ as `sweep.csv` and `sweep.json` in the sweep directory.
 
 A row's `value` is the monitored metric at the trial's best epoch, averaged over its seeds
 (`--repeat-seeds`), with `std` the spread over seeds (population standard deviation; 0 for one
-seed); `final` holds the last epoch's metrics, each averaged over the seeds. Ranking: completed trials by value (best first), then pruned ones by value, then failed
+seed); `final` holds the last epoch's metrics, each averaged over the seeds. Ranking: completed
+trials by value (best first), then pruned ones by value, then failed
 and interrupted ones. An interrupted trial whose parameters ran again is left out.
 """
 
