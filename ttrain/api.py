@@ -50,6 +50,7 @@ def fit(
     resume: str | os.PathLike[str] | None = None,
     progress: Any = False,
     expect: str | Sequence[str] = (),
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train the experiment `config` describes into a new run directory, as `ttrain fit` does.
 
@@ -71,6 +72,8 @@ def fit(
             their results are listed in the summary's `expectations` (each with `passed`). A
             malformed one, or one naming a metric the run never logs, is a ConfigError before
             anything is trained.
+        callbacks: `ttrain.training.callbacks.Callback` objects added to the trainer
+            (`Trainer.add_callback`), e.g. one that reports every epoch's metrics elsewhere.
 
     Returns:
         The run's record, as `<run_dir>/summary.json` holds it and `ttrain fit --json` prints it
@@ -96,7 +99,8 @@ def fit(
     resolved, source = resolve_config(config, given)
     expectations = expectations_for(_names(expect), logged_metrics(resolved))
     checkpoint = _resume_checkpoint(resolved, resume) if resume is not None else None
-    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress), overrides=given)
+    summary = run.fit(resolved, source=source, resume=checkpoint, console=_console(progress), overrides=given,
+                      callbacks=callbacks)
     add_results(summary, expectations, summary["final"])
     return finite_or_none(summary)
 

@@ -16,6 +16,7 @@ from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.runs import runs
+from ttrain.cli.sweep import sweep
 
 app = typer.Typer(
     name="ttrain",
@@ -50,4 +51,5 @@ app.command("predict")(predict)
 app.command("list")(list_names)
 app.command("compare")(compare)
 app.command("runs")(runs)
+app.command("sweep")(sweep)
 app.add_typer(config_cmd.app, name="config")

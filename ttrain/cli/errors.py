@@ -28,7 +28,7 @@ def _message(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _classify(error: BaseException) -> int | None:
+def exit_code_for(error: BaseException) -> int | None:
     """The exit code for an expected failure, or None for a bug (which keeps its traceback)."""
     from ttrain.config.errors import ConfigError
     from ttrain.config.registry import RegistryError
@@ -58,7 +58,7 @@ def user_errors(json_output: bool = False, command: str | None = None) -> Iterat
             print_json(command, _error_payload(EXIT_BAD_INPUT, make_report("usage", error.format_message())))
         raise
     except (Exception, KeyboardInterrupt) as error:
-        code = _classify(error)
+        code = exit_code_for(error)
         if code is None:
             raise
         message = _message(error)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -180,6 +181,46 @@ class CheckpointConfig(Section):
         "continues at the very next step (default: off)")
 
 
+def _check_distribution(text: str) -> str:
+    from ttrain.sweep.space import parse_distribution
+
+    parse_distribution(text)  # a ValueError says what is wrong and which forms are allowed
+    return text
+
+
+def _check_grid_values(values: list[Any]) -> list[Any]:
+    from ttrain.sweep.space import check_scalar
+
+    for value in values:
+        check_scalar(value)
+    if len({repr(v) for v in values}) < len(values):
+        raise ValueError(f"a value is given twice in {values!r}")
+    return values
+
+
+class SweepConfig(Section):
+    """What ``ttrain sweep`` varies and how (``ttrain fit`` ignores it); see ``ttrain.sweep``."""
+
+    grid: dict[str, Annotated[list[Any], Field(min_length=1), AfterValidator(_check_grid_values)]] | None = Field(
+        None, description="key path -> values; every combination runs, e.g. {optimizer.lr: [0.1, 0.01], seed: [0, 1]}")
+    params: dict[str, Annotated[str, AfterValidator(_check_distribution)]] | None = Field(
+        None, description="key path -> loguniform(a,b), uniform(a,b), int(a,b[,step]) or choice(x,y,...), "
+        "sampled for `trials` trials")
+    trials: int | None = Field(None, ge=1, description="how many trials to sample from params (default 20)")
+    sampler: Literal["tpe", "random"] = Field("tpe", description="how params are sampled (seeded with the config's seed)")
+    monitor: str | None = Field(None, description="metric the trials are ranked by (default: checkpoint.monitor)")
+    mode: Mode | None = Field(None, description="min or max (default: checkpoint.mode for its monitor, else min for a loss)")
+    prune: Literal["none", "median", "hyperband"] = Field(
+        "none", description="stop weak trials early on the monitor reported every epoch (Optuna's pruners)")
+    repeat_seeds: int = Field(1, ge=1, description="run each parameter set with this many seeds (seed, seed+1, ...)")
+
+    @model_validator(mode="after")
+    def _grid_or_params(self) -> SweepConfig:
+        if self.grid is not None and self.params is not None:
+            raise ValueError("give either 'grid' (every combination) or 'params' (sampled), not both")
+        return self
+
+
 class Config(Section):
     """A whole experiment."""
 
@@ -192,6 +233,8 @@ class Config(Section):
     scheduler: SchedulerSpec | None = None
     trainer: Annotated[TrainerConfig, BeforeValidator(_none_is_default)] = Field(default_factory=TrainerConfig)
     checkpoint: Annotated[CheckpointConfig, BeforeValidator(_none_is_default)] = Field(default_factory=CheckpointConfig)
+    # Only `ttrain sweep` reads it; a run's own config (config.yaml, checkpoints) leaves it out.
+    sweep: SweepConfig | None = Field(None, exclude=True)
 
     _base_dir: Path | None = PrivateAttr(None)
 

@@ -201,6 +201,11 @@ def _derive(ctx: _Context, config: Config) -> Config:
         if scheduler_class.needs_metric and scheduler.warmup is not None:
             ctx.add(("scheduler", "warmup"), f"warm-up cannot be combined with the {scheduler.name!r} scheduler "
                                              "(it is stepped with a metric's value)")
+    if config.sweep is not None:
+        sweep = config.sweep
+        sweep.monitor = _check_monitor(ctx, ("sweep", "monitor"), sweep.monitor or checkpoint.monitor, logged)
+        same = sweep.monitor == checkpoint.monitor
+        sweep.mode = sweep.mode or (checkpoint.mode if same else _default_mode(sweep.monitor))
     trainer.eval_batch_size = trainer.eval_batch_size or max(trainer.batch_size, MIN_EVAL_BATCH_SIZE)
     trainer.output_dir = Path(ctx.resolve_path(("trainer", "output_dir"), trainer.output_dir))
     return config

@@ -29,13 +29,15 @@ def fit(
     resume: Path | None = None,
     console: Any = None,
     overrides: Sequence[str] = (),
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train `config` into a new run directory and return its JSON-able record.
 
     `resume` is a checkpoint to continue from, exactly, from the step after it (see
     `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
     progress output; None trains silently. `overrides` (the `--set` strings `config` was made
-    with) go into the record. A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
+    with) go into the record. `callbacks` are added to the trainer as they are
+    (`Trainer.add_callback`: their class's priority orders them). A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
     to the summary saves `last` and raises `TrainingInterrupted` naming it.
 
     The record is written to `<run_dir>/summary.json` however the run ends (see
@@ -57,6 +59,8 @@ def fit(
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
     checkpoint = add_run_callbacks(experiment, run_dir, console)
     trainer = experiment.trainer
+    for callback in callbacks:
+        trainer.add_callback(callback)
     if resume is not None:
         try:
             restore_snapshot(resume, experiment)

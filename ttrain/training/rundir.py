@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def create_run_dir(root: Path, name: str) -> Path:
-    """Create and return the next free `<root>/<name>/<n>` (n = 1, 2, ...).
+def create_run_dir(root: Path, name: str, checkpoints: bool = True) -> Path:
+    """Create and return the next free `<root>/<name>/<n>` (n = 1, 2, ...), with its `checkpoints`
+    folder unless `checkpoints` is false (a sweep's directory holds runs, not checkpoints).
 
     `mkdir` without `exist_ok` claims the number atomically, so two runs started together
     never share a directory.
@@ -21,5 +22,6 @@ def create_run_dir(root: Path, name: str) -> Path:
         except FileExistsError:
             n += 1
             continue
-        (candidate / "checkpoints").mkdir()
+        if checkpoints:
+            (candidate / "checkpoints").mkdir()
         return candidate
