@@ -17,6 +17,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ttrain.autograd.kernels import compile_notice
+
+compile_notice.watch()  # before any kernel of this module compiles
+
 _jit = numba.njit(cache=True, error_model="numpy")
 
 
