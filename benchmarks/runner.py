@@ -318,6 +318,12 @@ def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
         log("memory: ttrain fit of the MLP next to the PyTorch twin")
         report["memory"] = workloads_process.memory(max(2, min(3, options.repeats)), env, torch_ok,
                                                     options.memory_epochs, threads)
+    if "conv_layers" in options.workloads:
+        from benchmarks import conv_layers
+
+        log("conv layers: GFLOP/s per layer and pass next to sgemm, per thread count")
+        report["conv_layers"] = conv_layers.run_for_threads(list(options.threads), max(5, 2 * options.repeats - 1),
+                                                            thread_env)
     report["process_threads"] = threads
     report["load_end"] = os.getloadavg()
     report["seconds"] = time.perf_counter() - started

@@ -16,7 +16,7 @@ import numpy as np
 
 # The command-line names of the workloads, in the order the report lists them.
 THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "infer_mlp", "infer_cnn", "numpy_mlp")
-PROCESS_WORKLOADS = ("startup", "memory")
+PROCESS_WORKLOADS = ("startup", "memory", "conv_layers")
 ALL_WORKLOADS = THROUGHPUT_WORKLOADS + PROCESS_WORKLOADS
 
 MODELS = ("seed", "mlp", "cnn")

@@ -6,12 +6,14 @@ Only Typer is imported here; each command imports the library it needs when it r
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from ttrain.cli import config_cmd
 from ttrain.cli.compare import compare
+from ttrain.cli.compile_cmd import compile_kernels
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
@@ -27,6 +29,10 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain Click help: loading Rich's formatter would double `ttrain --help`'s time
 )
 
+# Commands that run kernels: on a terminal, a first run says on stderr while they compile (off a
+# terminal, stderr stays empty on success, as CI logs expect).
+_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep")
+
 
 def _version(value: bool) -> None:
     if value:
@@ -38,11 +44,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """ttrain: train and evaluate networks described by YAML configs."""
+    if ctx.invoked_subcommand in _KERNEL_COMMANDS and sys.stderr.isatty():  # others need not load the engine
+        from ttrain.autograd.compilation import set_notifier  # no numba: it loads with the first kernel
+
+        set_notifier(_tell_stderr)
+
+
+def _tell_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 app.command("fit")(fit)
@@ -52,4 +67,5 @@ app.command("list")(list_names)
 app.command("compare")(compare)
 app.command("runs")(runs)
 app.command("sweep")(sweep)
+app.command("compile")(compile_kernels)
 app.add_typer(config_cmd.app, name="config")

@@ -22,6 +22,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ttrain.autograd import compilation
+
+compilation.watch()  # before any kernel of this module compiles
+
 _jit = numba.njit(cache=True, error_model="numpy")
 
 

@@ -108,28 +108,40 @@ def _gemm_forward_chunk(x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
 
 
 @njit(cache=True, nogil=True)
-def _gemm_backward_chunk(gy, x, w3t, need_dx, need_dw, kh, kw, sh, sw, ph, pw, dh, dw, dx, dw3):
-    # For the samples of gy (m, O, ho*wo): dx (if need_dx) and dw3 (groups, Og, Kg) = the sum
-    # over samples of gy @ cols^T per group (if need_dw).
-    groups, kg, og = w3t.shape
+def _gemm_grad_weight_chunk(gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
+    # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group.
+    groups, kg = dw3.shape[0], dw3.shape[2]
     h, w = x.shape[2], x.shape[3]
     p = gy.shape[2]
     ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = p // ho
     plane = np.empty((h + 2 * ph) * (w + 2 * pw), dtype=x.dtype)
     cols = np.empty((1, groups * kg, p), dtype=x.dtype)
     product = np.empty((og, kg), dtype=x.dtype)
     dw3[:] = 0
     for n in range(gy.shape[0]):
-        if need_dw:
-            _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, cols)
-            for g in range(groups):
-                _matmul_nt(gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg], product)
-                dw3[g] += product
-        if need_dx:  # the columns' gradient, in the columns' buffer, summed back into dx
-            for g in range(groups):
-                _matmul(w3t[g], gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg])
-            _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, dx[n : n + 1])
+        _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, cols)
+        for g in range(groups):
+            _matmul_nt(gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg], product)
+            total = dw3[g]
+            for o in range(og):
+                for k in range(kg):
+                    total[o, k] += product[o, k]
+
+
+@njit(cache=True, nogil=True)
+def _gemm_grad_input_chunk(gy, w3t, kh, kw, sh, sw, ph, pw, dh, dw, dx):
+    # dx (m, C, H, W) for the samples of gy (m, O, ho*wo): the columns' gradient per group, summed
+    # back into dx.
+    groups, kg, og = w3t.shape
+    h, w = dx.shape[2], dx.shape[3]
+    p = gy.shape[2]
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    plane = np.empty((h + 2 * ph) * (w + 2 * pw), dtype=dx.dtype)
+    cols = np.empty((1, groups * kg, p), dtype=dx.dtype)
+    for n in range(gy.shape[0]):
+        for g in range(groups):
+            _matmul(w3t[g], gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg])
+        _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, dx[n : n + 1])
 
 
 # The direct kernels see each padded plane as one flat row of length hp*wp (wp a multiple of sw):
@@ -281,18 +293,24 @@ def _gemm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, s: Conv2dS
 def _gemm_backward(
     gy: np.ndarray, x: np.ndarray, w: np.ndarray, s: Conv2dShape, need_dx: bool, need_dw: bool
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Input and weight gradients, each in its own kernel: a run compiles only those it needs
+    (the first layer of a network needs no input gradient)."""
     win = s.win
-    w3t = np.ascontiguousarray(w.reshape(s.groups, s.o_group, s.k_group).transpose(0, 2, 1))
     gy3 = gy.reshape(s.n, s.o, s.ho * s.wo)
-    dx = np.empty_like(x)  # written only if need_dx
     chunk = _chunk_samples(s)
-    partials = np.empty((-(-s.n // chunk), s.groups, s.o_group, s.k_group), dtype=x.dtype)
-    args = (need_dx, need_dw, win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw)
-    for_each_chunk(
-        s.n, chunk, lambda i, j: _gemm_backward_chunk(gy3[i:j], x[i:j], w3t, *args, dx[i:j], partials[i // chunk])
-    )
-    dw = partials.sum(axis=0).reshape(w.shape) if need_dw else None  # chunks in order: deterministic
-    return (dx if need_dx else None), dw
+    args = (win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw)
+    dx = dw = None
+    if need_dx:
+        w3t = np.ascontiguousarray(w.reshape(s.groups, s.o_group, s.k_group).transpose(0, 2, 1))
+        dx = np.empty_like(x)
+        for_each_chunk(s.n, chunk, lambda i, j: _gemm_grad_input_chunk(gy3[i:j], w3t, *args, dx[i:j]))
+    if need_dw:
+        partials = np.empty((-(-s.n // chunk), s.groups, s.o_group, s.k_group), dtype=x.dtype)
+        for_each_chunk(
+            s.n, chunk, lambda i, j: _gemm_grad_weight_chunk(gy3[i:j], x[i:j], s.o_group, *args, partials[i // chunk])
+        )
+        dw = partials.sum(axis=0).reshape(w.shape)  # chunks in order: deterministic
+    return dx, dw
 
 
 def conv2d_forward(

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ttrain.autograd import compilation
+
+compilation.watch()  # before any kernel of this module compiles
+
 
 @njit(cache=True, inline="always")
 def _gather(dst, d0, src, s0, step, count):

@@ -40,7 +40,7 @@ _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.
 # emits no negative-index check (see conv_rows.py).
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _input_transform(x, ph, pw, th, tw, row_len, col0, plane, rows, v):
     # v[4*i + j, c*row_len + col0 + n*th*tw + ty*tw + tx] = (B^T d B)[i, j] for the 4x4 tile d
     # of the zero-padded x[n, c] at rows 2*ty.., columns 2*tx..: tile element k's (C, row_len)
@@ -75,7 +75,7 @@ def _input_transform(x, ph, pw, th, tw, row_len, col0, plane, rows, v):
                         v[4 * i + 3, t0 + tx] = e1 - e3
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _output_transform(mt, th, tw, row_len, bias, rows, y):
     # y[n, o, 2*ty + r, 2*tx + s] = (A^T M A)[r, s] + bias[o] for the 16 values M of tile (ty, tx)
     # in mt[:, o*row_len + n*th*tw + ty*tw + tx]; outputs past y's edge (odd sizes) are dropped.
@@ -106,7 +106,7 @@ def _output_transform(mt, th, tw, row_len, bias, rows, y):
                         _gather(out, (2 * ty + r) * wo, rows[r], 0, 1, wo)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grad_output_transform(gy, th, tw, row_len, col0, plane, rows, gt):
     # gt[4*i + j, o*row_len + col0 + n*th*tw + ty*tw + tx] = (A g A^T)[i, j] for the 2x2 block g
     # of gy[n, o] at tile (ty, tx), 0 past the edge. Scratch: `plane` at least 2*th x 2*tw,
@@ -137,41 +137,64 @@ def _grad_output_transform(gy, th, tw, row_len, col0, plane, rows, gt):
                         gt[4 * i + 3, t0 + tx] = -e1
 
 
+# A chunk's transforms and products are separate kernels called from Python (three calls per chunk,
+# ~10 us): a Numba kernel that called them would compile each again inside itself (Numba links and
+# re-optimises callees into every caller), which cost ~2 s more on a first run.
+
+
 @njit(cache=True, nogil=True)
-def _forward_chunk(x, u, bias, ph, pw, th, tw, y):
-    # Transform, 16 GEMMs and inverse transform of the samples in x, into y.
-    c_, o_ = x.shape[1], u.shape[1]
-    cols = x.shape[0] * th * tw
-    plane = np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype)
-    rows = np.empty((4, 2 * tw + 2), dtype=x.dtype)
-    v = np.empty((16, c_ * cols + _SKEW), dtype=x.dtype)
-    mt = np.empty((16, o_ * cols + _SKEW), dtype=x.dtype)
-    _input_transform(x, ph, pw, th, tw, cols, 0, plane, rows, v)
+def _tile_products(u, v, cols, mt):
+    # mt[k] = u[k] @ V[k] for the 16 tile elements: (O, C) @ (C, cols), V[k] and the result lying
+    # flat in v[k] and mt[k].
+    o_, c_ = u.shape[1], u.shape[2]
     for k in range(16):
         _matmul(u[k], v[k, : c_ * cols].reshape(c_, cols), mt[k, : o_ * cols].reshape(o_, cols))
-    _output_transform(mt, th, tw, cols, bias, rows, y)
 
 
 @njit(cache=True, nogil=True)
-def _weight_grad_chunk(x, gy, ph, pw, th, tw, partial):
-    # partial[k] = (Gy[k] @ V[k]^T)^T = V[k] @ Gy[k]^T over the tiles of the samples in x / gy.
-    # Gy[k] is transposed first so that the GEMM reduces over tiles in _matmul's vectorized form
-    # (2x a lane-wise dot product here).
-    c_, o_ = x.shape[1], gy.shape[1]
-    cols = x.shape[0] * th * tw
-    plane = np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype)
-    rows = np.empty((4, 2 * tw + 2), dtype=x.dtype)
-    v = np.empty((16, c_ * cols + _SKEW), dtype=x.dtype)
-    gt = np.empty((16, o_ * cols + _SKEW), dtype=x.dtype)
-    gt_t = np.empty((cols, o_), dtype=x.dtype)
-    _input_transform(x, ph, pw, th, tw, cols, 0, plane, rows, v)
-    _grad_output_transform(gy, th, tw, cols, 0, plane, rows, gt)
+def _tile_weight_products(v, gt, cols, partial):
+    # partial[k] = (Gy[k] @ V[k]^T)^T = V[k] @ Gy[k]^T for the 16 tile elements. Gy[k] is
+    # transposed first so that the GEMM reduces over tiles in _matmul's vectorized form (2x a
+    # lane-wise dot product here).
+    c_, o_ = partial.shape[1], partial.shape[2]
+    gt_t = np.empty((cols, o_), dtype=gt.dtype)
     for k in range(16):
         g = gt[k, : o_ * cols].reshape(o_, cols)
         for t in range(cols):  # this order (contiguous writes) measured 2x the other
             for o in range(o_):
                 gt_t[t, o] = g[o, t]
         _matmul(v[k, : c_ * cols].reshape(c_, cols), gt_t, partial[k])
+
+
+def _scratch(x: np.ndarray, th: int, tw: int) -> tuple[np.ndarray, np.ndarray]:
+    """The transforms' scratch: one padded plane and four tile rows."""
+    return np.empty((2 * th + 2) * (2 * tw + 2), dtype=x.dtype), np.empty((4, 2 * tw + 2), dtype=x.dtype)
+
+
+def _forward_chunk(x: np.ndarray, u: np.ndarray, bias: np.ndarray, ph: int, pw: int, th: int, tw: int,
+                   y: np.ndarray) -> None:
+    """Transform, 16 GEMMs and inverse transform of the samples in x, into y."""
+    c, o = x.shape[1], u.shape[1]
+    cols = x.shape[0] * th * tw
+    plane, rows = _scratch(x, th, tw)
+    v = np.empty((16, c * cols + _SKEW), dtype=x.dtype)
+    mt = np.empty((16, o * cols + _SKEW), dtype=x.dtype)
+    _input_transform(x, ph, pw, th, tw, cols, 0, plane, rows, v)
+    _tile_products(u, v, cols, mt)
+    _output_transform(mt, th, tw, cols, bias, rows, y)
+
+
+def _weight_grad_chunk(x: np.ndarray, gy: np.ndarray, ph: int, pw: int, th: int, tw: int,
+                       partial: np.ndarray) -> None:
+    """partial (16, C, O): the samples' share of the transformed weight gradient."""
+    c, o = x.shape[1], gy.shape[1]
+    cols = x.shape[0] * th * tw
+    plane, rows = _scratch(x, th, tw)
+    v = np.empty((16, c * cols + _SKEW), dtype=x.dtype)
+    gt = np.empty((16, o * cols + _SKEW), dtype=x.dtype)
+    _input_transform(x, ph, pw, th, tw, cols, 0, plane, rows, v)
+    _grad_output_transform(gy, th, tw, cols, 0, plane, rows, gt)
+    _tile_weight_products(v, gt, cols, partial)
 
 
 def _tiles(ho: int, wo: int) -> tuple[int, int]:

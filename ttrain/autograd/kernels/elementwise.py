@@ -7,6 +7,10 @@ import math
 import numba
 import numpy as np
 
+from ttrain.autograd import compilation
+
+compilation.watch()  # before any kernel of this module compiles
+
 
 @numba.njit(cache=True)
 def _erf_into(x: np.ndarray, out: np.ndarray) -> None:

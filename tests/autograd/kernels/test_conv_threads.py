@@ -1,0 +1,40 @@
+"""The kernel thread pool never runs beside BLAS's threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+_SCRIPT = """
+import numpy as np
+from threadpoolctl import threadpool_info
+from ttrain.autograd.kernels.conv_threads import for_each_chunk
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+a = np.ones((64, 64))
+a @ a  # BLAS loaded and threaded as the environment says
+print(blas_threads())
+for_each_chunk(8, 2, lambda i, j: None)  # a parallel run on 2 threads
+print(blas_threads())
+"""
+
+
+def test_after_the_first_parallel_kernel_blas_runs_on_one_thread() -> None:
+    pytest.importorskip("threadpoolctl")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2",
+           "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    result = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    before, after = result.stdout.splitlines()
+    assert before != "[]" and set(eval(before)) == {2}
+    assert set(eval(after)) == {1}
+

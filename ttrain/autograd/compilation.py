@@ -1,0 +1,59 @@
+"""Compiling the Numba kernels: say, once per process, that they are compiling (an empty Numba
+cache: a first run), or compile them all ahead of time (`compile_all`, behind `ttrain compile`).
+
+This is the kernels' public face for the rest of ttrain (the kernels package itself is private to
+the engine). Library code never prints: the application installs a notifier (`set_notifier`; the
+CLI writes to stderr) and the kernel modules call `watch()` when they load. Numba reports a compile only on a
+cache miss ("numba:compile" events), so a warm cache costs nothing per call. This module imports
+numba only inside `watch`, so installing a notifier keeps `import ttrain` and the CLI light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+MESSAGE = "compiling kernels, first run only"
+
+_notifier: Callable[[str], None] | None = None
+_told = False
+_watching = False
+
+
+def set_notifier(notifier: Callable[[str], None] | None) -> None:
+    """Call `notifier(MESSAGE)` the first time a ttrain kernel compiles in this process (None: stay silent)."""
+    global _notifier
+    _notifier = notifier
+
+
+def _on_compile_start(dispatcher_module: str) -> None:
+    global _told
+    if _told or _notifier is None or not dispatcher_module.startswith("ttrain."):
+        return
+    _told = True
+    _notifier(MESSAGE)
+
+
+def watch() -> None:
+    """Listen for Numba compiling a ttrain kernel (idempotent; kernel modules call it on import)."""
+    global _watching
+    if _watching:
+        return
+    from numba.core import event
+
+    class _Listener(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            _on_compile_start(getattr(ev.data["dispatcher"].py_func, "__module__", "") or "")
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    event.register("numba:compile", _Listener())
+    _watching = True
+
+
+def compile_all(on_group: Callable[[str, str], None] | None = None) -> None:
+    """Compile every kernel (convolution, pooling, optimizers, erf; float32 and float64) into the
+    cache runs load from; `on_group(group, dtype)` is called before each group."""
+    from ttrain.autograd.kernels import warmup
+
+    warmup.compile_kernels(on_group)

@@ -1,0 +1,83 @@
+"""Compile every kernel the training paths use, ahead of time (`ttrain compile`).
+
+Each kernel compiles once per argument types, into Numba's on-disk cache (the package's
+`__pycache__`, or the user's cache folder when the package is read-only, or NUMBA_CACHE_DIR),
+the same cache a run loads from. Calling the public kernels on tiny arrays of each float dtype
+takes every path a network can: im2col GEMM, Winograd and direct convolution, both poolings,
+every fused optimizer update and erf. The types, not the sizes, pick what compiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+
+
+def _conv(dtype: type) -> None:
+    from ttrain.autograd.kernels.conv import conv2d_backward, conv2d_forward
+
+    rng = np.random.default_rng(0)
+    # (channels, out channels, groups, padding): im2col GEMM (1 channel), Winograd (16 channels,
+    # 3x3) with and without padding, direct (depthwise).
+    for c, o, groups, padding in ((1, 4, 1, 0), (16, 4, 1, 0), (16, 4, 1, 1), (4, 4, 4, 1)):
+        x = rng.standard_normal((2, c, 6, 6)).astype(dtype)
+        w = rng.standard_normal((o, c // groups, 3, 3)).astype(dtype)
+        b = np.zeros(o, dtype=dtype)
+        y = conv2d_forward(x, w, b, padding=padding, groups=groups)
+        conv2d_backward(np.ones_like(y), x, w, padding=padding, groups=groups)
+        conv2d_backward(np.ones_like(y), x, w, padding=padding, groups=groups, needs=(False, True, True))
+
+
+def _pool(dtype: type) -> None:
+    from ttrain.autograd.kernels.pool import (
+        avg_pool2d_backward,
+        avg_pool2d_forward,
+        max_pool2d_backward,
+        max_pool2d_forward,
+    )
+
+    x = np.arange(2 * 2 * 4 * 4, dtype=dtype).reshape(2, 2, 4, 4)
+    y, indices = max_pool2d_forward(x, 2)
+    max_pool2d_backward(np.ones_like(y), indices, x.shape)
+    y = avg_pool2d_forward(x, 2)
+    avg_pool2d_backward(np.ones_like(y), x.shape, 2)
+
+
+def _optim(dtype: type) -> None:
+    # The optimizers' kernels live with the optimizers; `ttrain compile` warms them with the rest.
+    from ttrain.optim.fused import fused_adagrad, fused_adam, fused_rmsprop, fused_sgd
+
+    def zeros() -> np.ndarray:
+        return np.zeros(4, dtype=dtype)
+
+    scalars = np.full(8, 0.5, dtype=dtype)
+    fused_sgd(zeros(), zeros(), zeros(), scalars, False, False, True)
+    fused_adam(zeros(), zeros(), zeros(), zeros(), zeros(), scalars, True, False, False)
+    fused_rmsprop(zeros(), zeros(), zeros(), zeros(), zeros(), scalars, True, False)
+    fused_adagrad(zeros(), zeros(), zeros(), scalars, False)
+
+
+def _erf(dtype: type) -> None:
+    from ttrain.autograd.kernels.elementwise import erf
+
+    erf(np.zeros(4, dtype=dtype))
+
+
+KERNEL_GROUPS: dict[str, Callable[[type], None]] = {
+    "convolution": _conv, "pooling": _pool, "optimizer": _optim, "erf": _erf,
+}
+
+
+def compile_kernels(on_group: Callable[[str, str], None] | None = None) -> None:
+    """Compile (or load from the cache) every kernel for float32 and float64.
+
+    `on_group(group, dtype_name)` is called before each group of kernels, for progress.
+    """
+    for dtype in DTYPES:
+        for group, run in KERNEL_GROUPS.items():
+            if on_group is not None:
+                on_group(group, np.dtype(dtype).name)
+            run(dtype)
