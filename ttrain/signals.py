@@ -15,6 +15,7 @@ arrives.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import threading
@@ -39,22 +40,63 @@ class StopSignalReceived(KeyboardInterrupt):
         self.signal_number = signal_number
 
 
+# How many scopes may take a stop signal as an exception (`raising_stop_signals`: a CLI command's
+# error handling, which turns it into a message, JSON and 128 + n).
+_raise_depth = 0
+
+
+@contextlib.contextmanager
+def raising_stop_signals() -> Iterator[None]:
+    """Within this scope a first stop signal raises `StopSignalReceived` where the program is (see
+    `exit_on_stop_signals`); the scope must turn it into the process's exit."""
+    global _raise_depth
+    _raise_depth += 1
+    try:
+        yield
+    finally:
+        _raise_depth -= 1
+
+
+def _importing(frame: Any) -> bool:
+    """Whether `frame` is inside an import: an exception there would leave a half-initialised
+    module behind, and the error path's own imports would then fail on it."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _exit_now(signum: int) -> None:
+    """Say so and end the process at once with 128 + `signum`: nothing has been trained that a
+    checkpoint could keep (training runs inside `StopSignals`, which saves first)."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"stopped: interrupted by {signal_name(signum)}\n".encode())
+    os._exit(128 + signum)
+
+
 @contextlib.contextmanager
 def exit_on_stop_signals() -> Iterator[None]:
-    """Handle the stop signals for a whole command-line process (main thread only): the first
-    raises `StopSignalReceived`, wherever the program is; any after a first one, here or inside
-    a `StopSignals` scope, is ignored, so a process already stopping (saving, printing where the
-    checkpoint is, shutting down) is never killed by a second signal.
+    """Handle the stop signals for a whole command-line process (main thread only).
 
-    On leaving, once a stop signal has arrived, the signals are left ignored: the interpreter's
-    shutdown resets Python-level handlers to the default, which a late signal would die of.
+    The first one exits with 128 + n and a message on stderr: inside a command's error handling
+    (`raising_stop_signals`) by raising `StopSignalReceived` where the program is, so that the
+    command reports it as it reports any error (also as JSON); anywhere else (parsing the command
+    line, importing a module) at once. Any signal after a first one, here or inside a
+    `StopSignals` scope, is ignored, so a process already stopping (saving, printing where the
+    checkpoint is, shutting down) is never killed by a second signal. On leaving, the signals are
+    left ignored: the interpreter's shutdown resets Python-level handlers to the default, which a
+    late signal would die of.
     """
 
-    def handle(signum: int, _frame: Any) -> None:
+    def handle(signum: int, frame: Any) -> None:
         global _first_received
-        if _first_received is None:
-            _first_received = signum
+        if _first_received is not None:
+            return
+        _first_received = signum
+        if _raise_depth and not _importing(frame):
             raise StopSignalReceived(signum)
+        _exit_now(signum)
 
     main = threading.current_thread() is threading.main_thread()
     if main:
@@ -63,7 +105,7 @@ def exit_on_stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        if main and _first_received is not None:
+        if main:
             for signum in STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_IGN)
 

@@ -161,3 +161,32 @@ def test_a_signal_before_training_exits_128_plus_n_with_a_message(signum: int, c
             process.wait()
     assert process.returncode == code, stderr
     assert f"stopped: interrupted by {signal.Signals(signum).name}" in stderr and "Traceback" not in stderr
+
+
+SLOW_IMPORT = """
+import sys, time
+from ttrain.signals import exit_on_stop_signals
+sys.path.insert(0, {folder!r})
+with exit_on_stop_signals():
+    import slow_module  # noqa: F401 - prints "ready", then sleeps inside the import
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_outside_a_command_or_inside_an_import_exits_at_once(tmp_path: Path, signum: int,
+                                                                       code: int) -> None:
+    """Raising inside an import would leave a half-made module (and Typer turns a KeyboardInterrupt
+    outside a command into a silent 130): the process says why and exits 128 + n right there."""
+    (tmp_path / "slow_module.py").write_text("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, "-c", SLOW_IMPORT.format(folder=str(tmp_path))],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        assert process.stdout.readline() == "ready\n", process.communicate()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == code, stderr
+    assert stderr == f"stopped: interrupted by {signal.Signals(signum).name}\n"

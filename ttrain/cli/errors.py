@@ -13,6 +13,7 @@ import typer
 
 from ttrain.cli.output import print_json
 from ttrain.error_report import error_report, is_out_of_room, make_report
+from ttrain.signals import raising_stop_signals
 
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
@@ -52,7 +53,8 @@ def user_errors(json_output: bool = False, command: str | None = None) -> Iterat
     """Turn a user's mistake into a message on stderr and an exit code; with `json_output`, also
     `error_json`'s object on stdout, as the output of `command` (`fit`, `eval`, ...)."""
     try:
-        yield
+        with raising_stop_signals():  # a stop signal becomes StopSignalReceived here, reported below
+            yield
     except typer.BadParameter as error:  # a bad option value: Click reports it on stderr (exit 2)
         if json_output:
             print_json(command, _error_payload(EXIT_BAD_INPUT, make_report("usage", error.format_message())))
