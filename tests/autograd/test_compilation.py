@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ttrain.autograd.compilation import MESSAGE
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A user's own Numba function (compiled every time: no cache), then two ttrain kernels of two
 # modules, compiled on first use: one notice in all, and none for the user's function.
@@ -20,7 +20,7 @@ from ttrain.autograd import compilation
 compilation.set_notifier(lambda message: print(message))
 numba.njit(lambda v: v + 1)(1)
 from ttrain.autograd.kernels.elementwise import erf
-from ttrain.autograd.kernels.optim import fused_adagrad
+from ttrain.optim.fused import fused_adagrad
 erf(np.zeros(3, dtype=np.float32))
 x = np.zeros(3, dtype=np.float32)
 fused_adagrad(x, x.copy(), x.copy(), np.ones(3, dtype=np.float32), False)
