@@ -29,9 +29,9 @@ def _initial(kind, count, batch, rng):
 
 # ---- gradcheck ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind, options", [
-    ("RNN", {}), ("RNN", {"nonlinearity": "relu", "bidirectional": True}),
+    ("RNN", {}), ("RNN", {"nonlinearity": "relu", "num_layers": 2, "bidirectional": True}),
     ("LSTM", {}), ("LSTM", {"num_layers": 2, "bidirectional": True}),
-    ("GRU", {}), ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    ("GRU", {"bias": False}), ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
 ])
 def test_gradients_of_input_initial_states_and_every_weight_match_finite_differences(kind, options):
     ttrain.manual_seed(0)
@@ -91,6 +91,8 @@ def test_output_and_state_shapes(batch_first):
     assert h_n.shape == c_n.shape == (6, B, H)
     output, h_n = nn.GRU(I, H)(ttrain.randn(T, I))  # unbatched
     assert output.shape == (T, H) and h_n.shape == (1, H)
+    h, c = nn.LSTMCell(I, H)(ttrain.randn(I))  # an unbatched cell step
+    assert h.shape == c.shape == (H,) and nn.GRUCell(I, H)(ttrain.randn(B, I)).shape == (B, H)
 
 
 def test_bad_arguments_and_inputs_are_clear_errors():
@@ -106,6 +108,8 @@ def test_bad_arguments_and_inputs_are_clear_errors():
         nn.LSTM(3, 4)(ttrain.randn(T, B, 5))
     with pytest.raises(ValueError, match=r"expected initial state of shape \(2, 2, 4\)"):
         nn.GRU(3, 4, num_layers=2)(ttrain.randn(T, B, 3), ttrain.randn(1, B, 4))
+    with pytest.raises(ValueError, match="empty"):
+        nn.LSTM(3, 4)(ttrain.randn(0, B, 3))
     with pytest.raises(ValueError, match=r"tuple \(h_0, c_0\)"):
         nn.LSTM(3, 4)(ttrain.randn(T, B, 3), ttrain.randn(1, B, 4))
 
@@ -196,6 +200,22 @@ def test_outputs_final_states_and_gradients_match_torch(kind, batch_first, with_
     their_params = dict(theirs.named_parameters())
     for name, parameter in ours.named_parameters():
         _close(parameter.grad, their_params[name].grad, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_an_unbatched_sequence_with_initial_states_matches_torch(kind):
+    torch = pytest.importorskip("torch")
+    ours = FAMILY[kind](I, H, num_layers=2)
+    theirs = getattr(torch.nn, kind)(I, H, num_layers=2)
+    theirs.load_state_dict(_torch_state(ours))
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((T, I)).astype(np.float32)
+    states = [rng.standard_normal((2, H)).astype(np.float32) for _ in range(2 if kind == "LSTM" else 1)]
+    our_hx = tuple(map(ttrain.tensor, states)) if kind == "LSTM" else ttrain.tensor(states[0])
+    their_hx = tuple(map(torch.tensor, states)) if kind == "LSTM" else torch.tensor(states[0])
+    for a, b in zip(_flat(ours(ttrain.tensor(x), our_hx)), _flat(theirs(torch.tensor(x), their_hx))):
+        assert a.shape == tuple(b.shape)
+        _close(a, b)
 
 
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])

@@ -8,7 +8,10 @@ i, f, g, o; GRU gates r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
 The recurrence is composed from autograd primitives (matmul, sigmoid, tanh, mul, slicing, stack):
 the input projection of every time step is one GEMM per layer and direction, (T * B, I) @ W_ih^T,
 and only the hidden-to-hidden product runs per step. A fused Numba recurrence is the issue's speed
-target and is not built yet.
+target and is not built yet. Measured on 2 shared cores, one BLAS thread, LSTM(28, 128) over 28 steps,
+batch 64, forward and backward: ~57 ms against PyTorch's ~14 ms; about half of it is the engine
+adding up the per-step gradients of `projected[t]`, each a zero-filled (T, B, 4H) array (an index's
+backward), which a fused recurrence or a multi-output split op would remove.
 
 In a config's `layers:` list the names `rnn`, `lstm` and `gru` build `RNNLayer`, `LSTMLayer` and
 `GRULayer`: the same modules, always batch-first (a sample is (T, F), so the batch comes first)
@@ -20,7 +23,7 @@ step, the mean over time, or all steps.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -67,9 +70,6 @@ def _gru_step(x_proj: Tensor, state: Tensor, w_hh: Tensor, b_hh: Tensor | None) 
     n = (x_proj[..., 2 * n_h:] + r * h_proj[..., 2 * n_h:]).tanh()
     h = n + z * (state - n)  # (1 - z) * n + z * h
     return h, h
-
-
-Step = Callable[..., tuple[Tensor, State]]
 
 
 def _check_sizes(owner: str, input_size: Any, hidden_size: Any) -> tuple[int, int]:
@@ -176,6 +176,8 @@ class RNNBase(Module):
         if input.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: expected input_size {self.input_size}, got {input.shape[-1]}")
         steps, batch = input.shape[0], input.shape[1]
+        if steps == 0:
+            raise ValueError(f"{type(self).__name__}: the input sequence is empty (0 time steps)")
         states = self._initial_states(hx, batch, input.dtype)
         finals = []
         layer_input = input
