@@ -9,10 +9,10 @@ The recurrence is composed from autograd primitives (matmul, sigmoid, tanh, mul,
 the input projection of every time step is one GEMM per layer and direction, (T * B, I) @ W_ih^T,
 and only the hidden-to-hidden product runs per step. A fused Numba recurrence is the issue's speed
 target and is not built yet. Measured on 2 loaded cores, one BLAS thread, LSTM(28, 128) over 28 steps,
-batch 64, forward and backward (best of 5): ~96 ms, PyTorch ~14 ms. The engine spends most of it
+batch 64, forward and backward: 57-96 ms across runs, PyTorch ~14 ms. The engine spends most of it
 adding up the gradients of `projected[t]`: each is an index's backward, a zero-filled (T, B, 4H)
 array, so the cost grows as T^2. Projecting x[t] step by step instead (T small GEMMs, each index's
-backward only (T, B, I)) measured ~37 ms; a fused recurrence or a multi-output split op removes it.
+backward only (T, B, I)) measured 37 ms beside 96 ms in the same run; a fused recurrence or a multi-output split op removes it.
 """
 
 from __future__ import annotations
