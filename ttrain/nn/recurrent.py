@@ -12,7 +12,8 @@ target and is not built yet. Measured on 2 loaded cores, one BLAS thread, LSTM(2
 batch 64, forward and backward: 57-96 ms across runs, PyTorch ~14 ms. The engine spends most of it
 adding up the gradients of `projected[t]`: each is an index's backward, a zero-filled (T, B, 4H)
 array, so the cost grows as T^2. Projecting x[t] step by step instead (T small GEMMs, each index's
-backward only (T, B, I)) measured 37 ms beside 96 ms in the same run; a fused recurrence or a multi-output split op removes it.
+backward only (T, B, I)) measured 37 ms beside 96 ms in the same run; a fused recurrence or a
+multi-output split op removes it.
 """
 
 from __future__ import annotations
