@@ -236,6 +236,10 @@ REGISTRIES: dict[str, Registry] = {
         "group_norm": _NN + "GroupNorm",
         "dropout2d": _NN + "Dropout2d",
         "embedding": _NN + "Embedding",
+        "rnn": _NN + "RNNLayer",
+        "lstm": _NN + "LSTMLayer",
+        "gru": _NN + "GRULayer",
+        "sequence_output": _NN + "SequenceOutput",
     }),
     "losses": _registry("losses", "loss", MODULE, {
         "mse": _NN + "MSELoss",

@@ -30,6 +30,20 @@ from ttrain.nn.module import Module
 from ttrain.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ttrain.nn.parameter import Parameter
 from ttrain.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from ttrain.nn.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    GRULayer,
+    LSTMCell,
+    LSTMLayer,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+    RNNLayer,
+    SequenceOutput,
+)
 from ttrain.nn.vision_models import CNN, LeNet5
 
 __all__ = [
@@ -38,4 +52,7 @@ __all__ = [
     "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MLP",
     "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "SeedNet",
     "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "init",
+    # recurrent layers (ttrain.nn.recurrent)
+    "GRU", "GRUCell", "GRULayer", "LSTM", "LSTMCell", "LSTMLayer", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
+    "RNNLayer", "SequenceOutput",
 ]
