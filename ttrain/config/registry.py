@@ -244,6 +244,8 @@ REGISTRIES: dict[str, Registry] = {
         "group_norm": _NN + "GroupNorm",
         "dropout2d": _NN + "Dropout2d",
         "embedding": _NN + "Embedding",
+        "positional_encoding": _NN + "PositionalEncoding",
+        "learned_positional_embedding": _NN + "LearnedPositionalEmbedding",
     }),
     "losses": _registry("losses", "loss", MODULE, {
         "mse": _NN + "MSELoss",

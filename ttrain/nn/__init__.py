@@ -33,13 +33,14 @@ from ttrain.nn.module import Module
 from ttrain.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ttrain.nn.parameter import Parameter
 from ttrain.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool1d, MaxPool2d
+from ttrain.nn.positional import LearnedPositionalEmbedding, PositionalEncoding
 from ttrain.nn.vision_models import CNN, LeNet5
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
     "BatchNorm2d", "CNN", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
-    "Flatten", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm",
+    "Flatten", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LearnedPositionalEmbedding",
     "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish", "Module",
-    "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "SELU", "SeedNet", "Sequential", "SiLU", "Sigmoid",
+    "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "PositionalEncoding", "ReLU", "SELU", "SeedNet", "Sequential", "SiLU", "Sigmoid",
     "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten", "functional", "init",
 ]
