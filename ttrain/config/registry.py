@@ -233,6 +233,7 @@ REGISTRIES: dict[str, Registry] = {
         "identity": _NN + "Identity",
         "conv1d": _NN + "Conv1d",
         "conv2d": _NN + "Conv2d",
+        "conv_transpose2d": _NN + "ConvTranspose2d",
         "max_pool2d": _NN + "MaxPool2d",
         "max_pool1d": _NN + "MaxPool1d",
         "adaptive_max_pool2d": _NN + "AdaptiveMaxPool2d",

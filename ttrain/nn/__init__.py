@@ -13,6 +13,7 @@ from ttrain.nn.activation import (
 from ttrain.nn.channel_dropout import Dropout2d
 from ttrain.nn.container import ModuleDict, ModuleList, Sequential
 from ttrain.nn.conv import Conv1d, Conv2d
+from ttrain.nn.conv_transpose import ConvTranspose2d
 from ttrain.nn.dropout import Dropout
 from ttrain.nn.embedding import Embedding
 from ttrain.nn.flatten import Flatten, Unflatten
@@ -38,7 +39,7 @@ from ttrain.nn.vision_models import CNN, LeNet5
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
-    "BatchNorm2d", "CNN", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
+    "BatchNorm2d", "CNN", "Conv1d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
     "Flatten", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LearnedPositionalEmbedding",
     "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish", "Module",
     "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "PositionalEncoding", "ReLU", "SELU", "SeedNet", "Sequential", "SiLU", "Sigmoid",

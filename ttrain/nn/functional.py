@@ -24,6 +24,7 @@ from ttrain.autograd.ops.matmul import Linear as _Linear
 from ttrain.autograd.tensor import Tensor, ensure_tensor, unwrap
 from ttrain.nn.functional_activation import elu, hardtanh, mish, selu, silu  # noqa: F401  (re-exported)
 from ttrain.nn.functional_conv import conv1d, conv2d  # noqa: F401  (re-exported: F.conv2d, ...)
+from ttrain.nn.functional_conv_transpose import conv_transpose2d  # noqa: F401
 from ttrain.nn.functional_norm import batch_norm, group_norm, layer_norm  # noqa: F401
 from ttrain.nn.functional_pool import (  # noqa: F401
     adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool1d, max_pool2d,
