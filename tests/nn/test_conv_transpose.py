@@ -30,7 +30,8 @@ def _arrays(case, seed=0):
     c_in, c_out, groups, k, *_, size = case
     kernel = (k, k) if isinstance(k, int) else k
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((2, c_in, *size)), rng.standard_normal((c_in, c_out // groups, *kernel)), rng.standard_normal(c_out)
+    x = rng.standard_normal((2, c_in, *size))
+    return x, rng.standard_normal((c_in, c_out // groups, *kernel)), rng.standard_normal(c_out)
 
 
 def _call(case, x, w, b):

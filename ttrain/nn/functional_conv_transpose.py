@@ -78,7 +78,9 @@ def conv_transpose2d(
     extras, dilations = pair(output_padding, "output_padding", op, 0), pair(dilation, "dilation", op, 1)
     for extra, s, d in zip(extras, strides, dilations):
         if extra >= max(s, d):
-            raise ValueError(f"{op}: output_padding {extras} must be smaller than the stride {strides} or the dilation {dilations}")
+            raise ValueError(
+                f"{op}: output_padding {extras} must be smaller than the stride {strides} or the dilation {dilations}"
+            )
     for axis, (k, s, p, extra, d) in enumerate(zip((kh, kw), strides, paddings, extras, dilations), start=2):
         x = _pad_or_crop(_spread(x, axis, s), axis, d * (k - 1) - p, d * (k - 1) - p + extra)
     # (in, out/g, kh, kw) -> (out, in/g, kh, kw), flipped in space: conv2d's layout for the same map.

@@ -222,7 +222,8 @@ class KLDivLoss(Loss):
     @classmethod
     def _check_reduction(cls, reduction: str) -> None:
         if reduction not in F.KL_REDUCTIONS:
-            raise ValueError(f"KLDivLoss: reduction must be one of {', '.join(map(repr, F.KL_REDUCTIONS))}, not {reduction!r}")
+            known = ", ".join(map(repr, F.KL_REDUCTIONS))
+            raise ValueError(f"KLDivLoss: reduction must be one of {known}, not {reduction!r}")
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The divergence of target from the log-probabilities input."""

@@ -85,7 +85,8 @@ class LearnedPositionalEmbedding(Module):
         super().__init__()
         _positive("LearnedPositionalEmbedding", max_len=max_len, d_model=d_model)
         self.max_len, self.d_model, self.batch_first = int(max_len), int(d_model), batch_first
-        self.weight = Parameter(np.empty((self.max_len, self.d_model), dtype=np.dtype(np.float32 if dtype is None else dtype)))
+        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        self.weight = Parameter(np.empty((self.max_len, self.d_model), dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
