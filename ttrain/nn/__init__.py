@@ -1,7 +1,7 @@
 """Neural-network building blocks with PyTorch's names and contracts.
 
-`Module` and `Parameter`; layers (`Linear`, `Flatten`, `Dropout`, activations, convolution,
-pooling, normalisation, `Embedding`); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
+`Module` and `Parameter`; layers (`Linear`, `Flatten`, `Unflatten`, `Dropout`, activations,
+convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
 the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP` in
 `ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`).
 """
