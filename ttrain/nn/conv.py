@@ -42,6 +42,7 @@ class _ConvNd(Module):
     inferred_args = {"in_channels": "channels"}
 
     _dims: int = 0
+    _transposed: bool = False  # weight (in, out/groups, *kernel), as PyTorch's transposed convolutions
     in_channels: int
     out_channels: int
     kernel_size: tuple[int, ...]
@@ -90,7 +91,8 @@ class _ConvNd(Module):
             if min(self.padding) < 0:
                 raise ValueError(f"{layer}: padding must be non-negative, got {self.padding}")
         dtype = np.dtype(np.float32 if dtype is None else dtype)
-        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        channels = (self.in_channels, self.out_channels) if self._transposed else (self.out_channels, self.in_channels)
+        shape = (channels[0], channels[1] // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
@@ -113,6 +115,8 @@ class _ConvNd(Module):
             text += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
             text += f", dilation={self.dilation}"
+        if self._transposed and self.output_padding != (0,) * self._dims:
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:

@@ -1,6 +1,8 @@
-"""`Flatten`: merge a range of dimensions (by default all but the batch dimension)."""
+"""`Flatten`: merge a range of dimensions (by default all but the batch dimension); `Unflatten` splits one."""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 from ttrain.autograd.tensor import Tensor
 from ttrain.nn import functional as F
@@ -21,3 +23,24 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension `dim` into `unflattened_size`: Unflatten(1, (1, 28, 28)) takes (N, 784) to (N, 1, 28, 28).
+
+    One entry of `unflattened_size` may be -1, as in `reshape`.
+    """
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
+        super().__init__()
+        if isinstance(unflattened_size, int) or not all(isinstance(s, int) for s in unflattened_size):
+            raise TypeError(f"Unflatten: unflattened_size must be a sequence of ints, got {unflattened_size!r}")
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        """The input with dimension `dim` split into `unflattened_size`."""
+        return F.unflatten(input, self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

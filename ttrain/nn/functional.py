@@ -22,9 +22,13 @@ from ttrain.autograd.ops.embedding import Embedding as _Embedding
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.ops.matmul import Linear as _Linear
 from ttrain.autograd.tensor import Tensor, ensure_tensor, unwrap
+from ttrain.nn.functional_activation import elu, hardtanh, mish, selu, silu  # noqa: F401  (re-exported)
 from ttrain.nn.functional_conv import conv1d, conv2d  # noqa: F401  (re-exported: F.conv2d, ...)
+from ttrain.nn.functional_conv_transpose import conv_transpose2d  # noqa: F401
 from ttrain.nn.functional_norm import batch_norm, group_norm, layer_norm  # noqa: F401
-from ttrain.nn.functional_pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from ttrain.nn.functional_pool import (  # noqa: F401
+    adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool1d, max_pool2d,
+)
 from ttrain.random import Generator, resolve
 
 Reduction = Literal["mean", "sum", "none"]
@@ -58,6 +62,18 @@ def _keep_mask(x: Tensor, shape: tuple[int, ...], p: float, generator: Generator
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     keep = resolve(generator).random(shape, dtype=dtype) >= p
     return keep * np.asarray(1.0 / (1.0 - p) if p < 1.0 else 0.0, dtype=x.dtype)
+
+
+def unflatten(input: Tensor, dim: int, sizes: tuple[int, ...]) -> Tensor:
+    """Split dimension `dim` of input into `sizes` (one of them may be -1), as `torch.unflatten`."""
+    x = ensure_tensor(input)
+    if not -x.ndim <= dim < x.ndim:
+        raise ShapeError(f"unflatten: dim {dim} is out of range for an input of shape {x.shape}")
+    dim %= x.ndim
+    known = int(np.prod([s for s in sizes if s != -1]))
+    if list(sizes).count(-1) > 1 or (-1 not in sizes and known != x.shape[dim]) or (known and x.shape[dim] % known):
+        raise ShapeError(f"unflatten: sizes {tuple(sizes)} do not split dimension {dim} of size {x.shape[dim]}")
+    return x.reshape(x.shape[:dim] + tuple(sizes) + x.shape[dim + 1:])
 
 
 # ---- losses ---------------------------------------------------------------------------------
@@ -238,6 +254,34 @@ def binary_cross_entropy_with_logits(
     w = _broadcast_weight(weight, x, "weight", "binary_cross_entropy_with_logits")
     pw = _broadcast_weight(pos_weight, x, "pos_weight", "binary_cross_entropy_with_logits")
     return _loss.BinaryCrossEntropyWithLogits.apply(x, target, weight=w, pos_weight=pw, reduction=reduction)
+
+
+KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(
+    input: Tensor, target: Tensor, *, reduction: Literal["mean", "batchmean", "sum", "none"] = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback-Leibler divergence of `target` from log-probabilities `input`, as torch's kl_div.
+
+    Pointwise target * (log(target) - input), taken as 0 where target is 0; with `log_target` the
+    target holds log-probabilities: exp(target) * (target - input). 'batchmean' divides the sum by
+    the batch size (the true KL divergence); 'mean', PyTorch's default, divides by the element count.
+    """
+    if reduction not in KL_REDUCTIONS:
+        raise ValueError(f"kl_div: reduction must be one of {', '.join(map(repr, KL_REDUCTIONS))}, not {reduction!r}")
+    x, target = _elementwise_pair(input, target, "none", "kl_div")  # reduction checked above
+    t = ensure_tensor(target)
+    if log_target:
+        pointwise = t.exp() * (t - x)
+    else:
+        positive = t.data > 0
+        # log of 1 where the target is 0: the term is 0 there, with no 0 * -inf in forward or backward.
+        pointwise = t * (Where.apply(positive, t, np.ones((), dtype=t.data.dtype)).log() - x)
+    if reduction == "batchmean":
+        return pointwise.sum() / (x.shape[0] if x.ndim else 1)
+    return _reduce(pointwise, reduction)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

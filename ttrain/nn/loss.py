@@ -6,7 +6,7 @@ state dict). `Loss` documents the traits the config layer and `ttrain predict` r
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -42,8 +42,13 @@ class Loss(Module):
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
-        check_reduction(reduction, type(self).__name__)
+        self._check_reduction(reduction)
         self.reduction = reduction
+
+    @classmethod
+    def _check_reduction(cls, reduction: str) -> None:
+        """Raise a ValueError for a reduction this loss does not know (KLDivLoss adds 'batchmean')."""
+        check_reduction(reduction, cls.__name__)
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """Class probabilities of outputs (N, C) whose meaning the loss does not fix (MSE, or BCE, on
@@ -204,3 +209,26 @@ class BCEWithLogitsLoss(_WeightedLoss):
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """The sigmoid of the logits."""
         return F.sigmoid(from_numpy(outputs)).numpy()
+
+
+class KLDivLoss(Loss):
+    """KL divergence of targets (probabilities, or log-probabilities with `log_target`) from
+    log-probability inputs, as torch.nn.KLDivLoss; use reduction='batchmean' for the true KL value."""
+
+    def __init__(self, reduction: Literal["mean", "batchmean", "sum", "none"] = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)  # type: ignore[arg-type]  ('batchmean' is this loss's own)
+        self.log_target = log_target
+
+    @classmethod
+    def _check_reduction(cls, reduction: str) -> None:
+        if reduction not in F.KL_REDUCTIONS:
+            known = ", ".join(map(repr, F.KL_REDUCTIONS))
+            raise ValueError(f"KLDivLoss: reduction must be one of {known}, not {reduction!r}")
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The divergence of target from the log-probabilities input."""
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Outputs are log-probabilities."""
+        return np.exp(outputs)
