@@ -49,3 +49,22 @@ def test_anomaly_mode_is_switched_off_when_a_run_ends() -> None:
     model = nn.Sequential(nn.Linear(3, 2))
     _trainer(model, detect_anomaly=True).fit(_loader(np.ones((8, 3))))
     assert not is_anomaly_enabled()  # switched off when the run ends
+
+
+
+def test_huge_but_finite_gradients_are_not_taken_for_non_finite() -> None:
+    """The every-step test squares the gradients (its sum overflows here); the exact scan behind it
+    finds them finite, so nothing stops."""
+    from ttrain import from_numpy
+    from ttrain.training.anomaly import _gradients_finite, check_step
+
+    model = nn.Linear(3, 2)
+    trainer = _trainer(model)
+    for parameter in model.parameters():
+        parameter.grad = from_numpy(np.full(parameter.data.shape, 1e30, np.float32))
+    with np.errstate(over="ignore"):  # as inside Trainer.fit
+        assert not _gradients_finite(trainer)
+        check_step(trainer, None, None, 1.0)  # no TrainingFailed
+        model.weight.grad.data[1, 2] = np.nan
+        with pytest.raises(TrainingFailed, match="a gradient became nan"):
+            check_step(trainer, None, None, 1.0)
