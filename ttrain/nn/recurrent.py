@@ -233,28 +233,29 @@ class RNNBase(Module):
         return text
 
 
-class RNN(RNNBase):
-    """Elman RNN: h_t = nonlinearity(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), with tanh or relu."""
+# ---- the three recurrences, each shared by its layer and its cell ------------------------------
+class _ElmanRecurrence:
+    """h' = nonlinearity(W_ih x + b_ih + W_hh h + b_hh), tanh or relu (for `RNN` and `RNNCell`)."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = None) -> None:
+    nonlinearity: str = "tanh"
+
+    @staticmethod
+    def _check_nonlinearity(owner: str, nonlinearity: str) -> str:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (expected 'tanh' or 'relu')")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
-        self.nonlinearity = nonlinearity
+            raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r} (expected 'tanh' or 'relu')")
+        return nonlinearity
 
     def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
         step = _rnn_tanh_step if self.nonlinearity == "tanh" else _rnn_relu_step
         return step(x_proj, state, w_hh, b_hh)
 
     def extra_repr(self) -> str:
-        text = super().extra_repr()
+        text = super().extra_repr()  # type: ignore[misc]
         return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity='relu'"
 
 
-class LSTM(RNNBase):
-    """Long short-term memory, gates i, f, g, o; forward returns (output, (h_n, c_n))."""
+class _LSTMRecurrence:
+    """Gates i, f, g, o, with a cell state beside h (for `LSTM` and `LSTMCell`)."""
 
     gates = 4
     has_cell = True
@@ -263,13 +264,32 @@ class LSTM(RNNBase):
         return _lstm_step(x_proj, state, w_hh, b_hh)
 
 
-class GRU(RNNBase):
-    """Gated recurrent unit, gates r, z, n, with PyTorch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
+class _GRURecurrence:
+    """Gates r, z, n with PyTorch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) (for `GRU` and `GRUCell`)."""
 
     gates = 3
 
     def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
         return _gru_step(x_proj, state, w_hh, b_hh)
+
+
+class RNN(_ElmanRecurrence, RNNBase):
+    """Elman RNN: h_t = nonlinearity(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), with tanh or relu."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype: Any = None) -> None:
+        nonlinearity = self._check_nonlinearity("RNN", nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(_LSTMRecurrence, RNNBase):
+    """Long short-term memory, gates i, f, g, o; forward returns (output, (h_n, c_n))."""
+
+
+class GRU(_GRURecurrence, RNNBase):
+    """Gated recurrent unit, gates r, z, n, with PyTorch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
 
 
 # ---- cells: one time step --------------------------------------------------------------------
@@ -327,42 +347,22 @@ class RNNCellBase(Module):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
-class RNNCell(RNNCellBase):
+class RNNCell(_ElmanRecurrence, RNNCellBase):
     """One step of `RNN`: h' = nonlinearity(W_ih x + b_ih + W_hh h + b_hh)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  dtype: Any = None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r} (expected 'tanh' or 'relu')")
+        nonlinearity = self._check_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
-    def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
-        step = _rnn_tanh_step if self.nonlinearity == "tanh" else _rnn_relu_step
-        return step(x_proj, state, w_hh, b_hh)
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity='relu'"
-
-
-class LSTMCell(RNNCellBase):
+class LSTMCell(_LSTMRecurrence, RNNCellBase):
     """One step of `LSTM`: (h, c) -> (h', c')."""
 
-    gates = 4
-    has_cell = True
 
-    def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
-        return _lstm_step(x_proj, state, w_hh, b_hh)
-
-
-class GRUCell(RNNCellBase):
+class GRUCell(_GRURecurrence, RNNCellBase):
     """One step of `GRU`: h -> h'."""
-
-    gates = 3
-
-    def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
-        return _gru_step(x_proj, state, w_hh, b_hh)
 
 
 # ---- the forms a config's `layers:` list builds ----------------------------------------------
