@@ -47,9 +47,8 @@ def fit(
     """
     started, started_at = time.perf_counter(), utc_timestamp()
     experiment = build_experiment(config, source)
-    if resume is not None:
-        # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
-        load_checkpoint(resume)
+    # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
+    loaded = load_checkpoint(resume) if resume is not None else None
     try:
         run_dir = create_run_dir(config.trainer.output_dir, _run_name(config))
     except OSError as error:
@@ -63,7 +62,7 @@ def fit(
         trainer.add_callback(callback)
     if resume is not None:
         try:
-            restore_snapshot(resume, experiment)
+            restore_snapshot(resume, experiment, loaded)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
             raise

@@ -76,9 +76,11 @@ def _check_schedule_lengths(path: Path, planned: list[int | None], saved: list[i
             )
 
 
-def restore_snapshot(path: Path, experiment: Experiment) -> dict[str, Any]:
-    """Continue `experiment` from the checkpoint at `path`; returns its metadata."""
-    tensors, metadata = load_checkpoint(path)
+def restore_snapshot(path: Path, experiment: Experiment,
+                     loaded: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Continue `experiment` from the checkpoint at `path`; returns its metadata. `loaded`: what
+    `load_checkpoint(path)` already returned, so a checkpoint checked up front is not read twice."""
+    tensors, metadata = loaded if loaded is not None else load_checkpoint(path)
     load_model_state(path, experiment.model, tensors)
     trainer = experiment.trainer
     try:
