@@ -15,6 +15,7 @@ from ttrain.cli import config_cmd
 from ttrain.cli.compare import compare
 from ttrain.cli.compile_cmd import compile_kernels
 from ttrain.cli.evaluate import evaluate, predict
+from ttrain.cli.export_cmd import export, import_weights
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.runs import runs
@@ -68,4 +69,6 @@ app.command("compare")(compare)
 app.command("runs")(runs)
 app.command("sweep")(sweep)
 app.command("compile")(compile_kernels)
+app.command("export")(export)
+app.command("import")(import_weights)
 app.add_typer(config_cmd.app, name="config")

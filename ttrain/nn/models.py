@@ -17,6 +17,7 @@ from ttrain.autograd.tensor import Tensor
 from ttrain.nn.activation import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from ttrain.nn.container import Sequential
 from ttrain.nn.dropout import Dropout
+from ttrain.nn.flatten import Flatten
 from ttrain.nn.linear import Linear
 from ttrain.nn.module import Module
 
@@ -44,6 +45,10 @@ class SeedNet(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Class scores in (0, 1) for rows or images."""
         return self.sigmoid(self.linear(_rows(x)))
+
+    def as_layers(self) -> list[tuple[str, Module]]:
+        """The forward pass as one chain of (state-dict prefix, layer), for export (ttrain.interop)."""
+        return [("flatten", Flatten()), ("linear", self.linear), ("sigmoid", self.sigmoid)]
 
 
 class MLP(Module):
@@ -80,3 +85,7 @@ class MLP(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits (N, num_classes) for rows or images."""
         return self.net(_rows(x))
+
+    def as_layers(self) -> list[tuple[str, Module]]:
+        """The forward pass as one chain of (state-dict prefix, layer), for export (ttrain.interop)."""
+        return [("flatten", Flatten()), *((f"net.{name}", layer) for name, layer in self.net.named_children())]

@@ -20,6 +20,11 @@ from ttrain.nn.normalization import BatchNorm2d
 from ttrain.nn.pooling import MaxPool2d
 
 
+def _chain(model: Module, *parts: str) -> list[tuple[str, Module]]:
+    """The layers of the model's Sequentials named `parts`, in order, with their state-dict prefixes."""
+    return [(f"{part}.{name}", layer) for part in parts for name, layer in getattr(model, part).named_children()]
+
+
 class LeNet5(Module):
     """LeCun et al. (1998)'s LeNet-5 with ReLU and max-pooling, for 28x28 images.
 
@@ -44,6 +49,10 @@ class LeNet5(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits (N, num_classes) for images (N, in_channels, 28, 28)."""
         return self.classifier(self.features(x))
+
+    def as_layers(self) -> list[tuple[str, Module]]:
+        """The forward pass as one chain of (state-dict prefix, layer), for export (ttrain.interop)."""
+        return _chain(self, "features", "classifier")
 
 
 class CNN(Module):
@@ -103,3 +112,7 @@ class CNN(Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits (N, num_classes) for images (N, in_channels, input_size, input_size)."""
         return self.classifier(self.features(x))
+
+    def as_layers(self) -> list[tuple[str, Module]]:
+        """The forward pass as one chain of (state-dict prefix, layer), for export (ttrain.interop)."""
+        return _chain(self, "features", "classifier")
