@@ -247,3 +247,23 @@ def test_export_never_overwrites_unless_asked_and_needs_a_format(trained, tmp_pa
     assert result.exit_code == 2 and "expected torch or onnx" in result.stderr
     default = invoke("export", checkpoint, "--to", "onnx", "--json")
     assert json.loads(default.stdout)["output"] == str(checkpoint.with_name("best.onnx"))
+
+
+def test_json_outputs_follow_the_output_schema(trained, tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from ttrain.schemas import output_schema
+
+    validator = jsonschema.Draft202012Validator(output_schema())
+    config, checkpoint = trained["seed"]
+    outputs = [
+        invoke("export", checkpoint, "--to", "torch", "-o", tmp_path / "m.safetensors", "--json"),
+        invoke("export", checkpoint, "--to", "onnx", "-o", tmp_path / "m.onnx", "--json"),
+        invoke("import", tmp_path / "m.safetensors", "-c", config, "-o", tmp_path / "c.safetensors", "--json"),
+        invoke("import", tmp_path / "m.safetensors", "-c", config, "-o", tmp_path / "c.safetensors", "--json"),
+    ]
+    reports = [json.loads(result.stdout) for result in outputs]
+    for report in reports:
+        validator.validate(report)
+    assert [r["command"] for r in reports] == ["export", "export", "import", "import"]
+    assert reports[1]["output_shape"] == ["batch", 10] and reports[0]["tensors"] == ["1.bias", "1.weight"]
+    assert (reports[3]["status"], reports[3]["exit_code"], reports[3]["error"]["kind"]) == ("error", 2, "checkpoint")
