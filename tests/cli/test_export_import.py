@@ -144,6 +144,17 @@ def test_import_of_an_export_evaluates_exactly_as_the_original(trained, tmp_path
     assert again["metrics"] == original["metrics"] and again["epoch"] == 0
 
 
+def test_fit_resumes_from_an_imported_checkpoint_to_fine_tune_it(trained, tmp_path: Path) -> None:
+    config, checkpoint = trained["seed"]
+    exported, imported = tmp_path / "seed.safetensors", tmp_path / "imported.safetensors"
+    assert invoke("export", checkpoint, "-o", exported).exit_code == 0
+    assert invoke("import", exported, "-c", config, "-o", imported).exit_code == 0
+    result = invoke("fit", config, "--resume", imported, "--json", "-q")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["epochs"] == 1 and summary["global_step"] == 8  # one epoch of 256 / 32, from step 0
+
+
 def test_a_state_dict_made_by_torch_imports(trained, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file

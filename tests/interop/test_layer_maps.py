@@ -121,9 +121,14 @@ def test_a_model_that_is_not_a_chain_is_named() -> None:
         layer_chain(Branches())
 
 
-def test_the_chain_keeps_each_layers_state_dict_prefix() -> None:
-    links = layer_chain(nn.CNN(batch_norm=True))
-    assert [link.prefix for link in links[:3]] == ["features.0", "features.1", "features.2"]
-    assert links[-1].prefix == "classifier.4"
-    named = {f"{link.prefix}.{name}" for link in links for name in link.tensors()}
-    assert named == set(nn.CNN(batch_norm=True).state_dict())
+@pytest.mark.parametrize("make", [nn.SeedNet, lambda: nn.MLP(hidden=(16, 8), dropout=0.2), nn.LeNet5,
+                                  lambda: nn.CNN(channels=(4, 8), hidden=16, batch_norm=True)])
+def test_a_built_in_models_chain_is_its_forward_pass_with_its_state_dict_names(make) -> None:
+    model = make().eval()
+    links = layer_chain(model)
+    assert {f"{link.prefix}.{name}" for link in links for name in link.tensors()} == set(model.state_dict())
+    x = ttrain.from_numpy(np.random.default_rng(3).standard_normal((2, 1, 28, 28)).astype(np.float32))
+    with ttrain.no_grad():
+        chained = nn.Sequential(*(link.layer for link in links)).eval()(x)
+        np.testing.assert_array_equal(chained.data, model(x).data)
+    assert [link.prefix for link in layer_chain(nn.CNN())][:2] == ["features.0", "features.1"]
