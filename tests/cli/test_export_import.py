@@ -138,7 +138,7 @@ def test_import_of_an_export_evaluates_exactly_as_the_original(trained, tmp_path
     assert invoke("export", checkpoint, "-o", exported).exit_code == 0
     result = invoke("import", exported, "--config", config, "-o", imported)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == f"wrote {imported}: 16 tensors of 13 layers from {exported}"
+    assert result.stdout.strip() == f"wrote {imported}: 16 tensors of the config's CNN from {exported}"
     original = json.loads(invoke("eval", checkpoint, "--json").stdout)
     again = json.loads(invoke("eval", imported, "--json").stdout)
     assert again["metrics"] == original["metrics"] and again["epoch"] == 0
@@ -278,3 +278,44 @@ def test_json_outputs_follow_the_output_schema(trained, tmp_path: Path) -> None:
     assert [r["command"] for r in reports] == ["export", "export", "import", "import"]
     assert reports[1]["output_shape"] == ["batch", 10] and reports[0]["tensors"] == ["1.bias", "1.weight"]
     assert (reports[3]["status"], reports[3]["exit_code"], reports[3]["error"]["kind"]) == ("error", 2, "checkpoint")
+
+
+BRANCHES = """\
+from ttrain import nn
+
+
+class Branches(nn.Module):
+    def __init__(self, in_features: int = 2, num_classes: int = 2) -> None:
+        super().__init__()
+        self.left, self.right = nn.Linear(in_features, num_classes), nn.Linear(in_features, num_classes)
+
+    def forward(self, x):
+        return self.left(x) * self.right(x)
+"""
+
+
+def test_a_model_that_is_not_a_chain_imports_by_its_own_names_but_does_not_export(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from safetensors.numpy import save_file
+
+    (tmp_path / "ttrain_export_branches.py").write_text(BRANCHES, encoding="utf-8")
+    config = write_config(tmp_path, "branches", """
+        model: {name: "ttrain_export_branches:Branches"}
+        data: {name: spirals, n_train: 64, n_test: 32}
+        """)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        rng = np.random.default_rng(0)
+        state = {f"module.{side}.{name}": rng.standard_normal(shape).astype(np.float32)
+                 for side in ("left", "right") for name, shape in (("weight", (2, 2)), ("bias", (2,)))}
+        save_file(state, tmp_path / "w.safetensors")
+        result = invoke("import", tmp_path / "w.safetensors", "-c", config, "-o", tmp_path / "c.safetensors", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["model"] == "Branches"
+        assert invoke("eval", tmp_path / "c.safetensors", "--trust-module", "ttrain_export_branches").exit_code == 0
+        exported = invoke("export", tmp_path / "c.safetensors", "--to", "onnx", "--trust-module", "ttrain_export_branches")
+        assert_fails(exported, 2, "model Branches is not a chain of layers")
+    finally:
+        sys.modules.pop("ttrain_export_branches", None)

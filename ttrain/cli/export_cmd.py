@@ -83,5 +83,5 @@ def import_weights(
         if json_output:
             print_json("import", result)
         else:
-            print(f"wrote {result['output']}: {result['tensors']} tensors of {len(result['layers'])} layers "
+            print(f"wrote {result['output']}: {result['tensors']} tensors of the config's {result['model']} "
                   f"from {result['weights']}")

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ttrain.interop.chain import InteropError, Link, layer_chain, trace_shapes
-from ttrain.interop.torch_format import check_torch_chain, name_map, torch_snippet, torch_state_dict
+from ttrain.interop.torch_format import name_map, torch_snippet, torch_state_dict
 
 FORMATS = ("torch", "onnx")
 SUFFIXES = {"torch": ".torch.safetensors", "onnx": ".onnx"}
@@ -110,12 +110,21 @@ def _without_shared_prefix(state: dict[str, np.ndarray]) -> dict[str, np.ndarray
     return {name.split(".", 1)[1]: array for name, array in state.items()}
 
 
-def _ttrain_names(path: Path, state: dict[str, np.ndarray], model: Any,
-                  links: list[Link]) -> dict[str, tuple[str, np.ndarray]]:
-    """The model's name -> (the file's name, tensor). The file may use the model's own names or the
-    names of the exported `torch.nn.Sequential` (`0.weight`, ...), either under one shared prefix."""
-    own = {name: name for name in model.state_dict()}
-    layouts = [("the model's own names", own), ("the names of `ttrain export --to torch`", name_map(links))]
+def _name_layouts(model: Any) -> list[tuple[str, dict[str, str]]]:
+    """The names a file may use for the model's tensors, each as {file's name: model's name}: the
+    model's own, and for a chain of layers those of the exported `torch.nn.Sequential` (`0.weight`)."""
+    layouts = [("the model's own names", {name: name for name in model.state_dict()})]
+    try:
+        layouts.append(("the names of `ttrain export --to torch`", name_map(layer_chain(model))))
+    except InteropError:
+        pass  # not a chain: only its own names
+    return layouts
+
+
+def _ttrain_names(path: Path, state: dict[str, np.ndarray], model: Any) -> dict[str, tuple[str, np.ndarray]]:
+    """The model's name -> (the file's name, tensor), in the layout of `_name_layouts` that the
+    file's names match best, read as they are or without one prefix they all share."""
+    layouts = _name_layouts(model)
     candidates = [state, *filter(None, [_without_shared_prefix(state)])]
     score, names, layout, renames = max(
         ((len(set(names) & set(renames)), names, layout, renames)
@@ -162,11 +171,8 @@ def import_state_dict(weights: Path, config: Any, output: Path | None = None, so
     _writable(output, overwrite)
     state = read_state_dict(weights)
     experiment = build_experiment(config, source)
-    model = experiment.model
-    links = layer_chain(model)
-    check_torch_chain(links)
-    renamed = _ttrain_names(weights, state, model, links)
-    model.load_state_dict(_fitted(weights, renamed, model), strict=True)
+    renamed = _ttrain_names(weights, state, experiment.model)
+    experiment.model.load_state_dict(_fitted(weights, renamed, experiment.model), strict=True)
     save_snapshot(output, experiment)
     return {"status": "ok", "weights": str(weights), "output": str(output), "tensors": len(renamed),
-            "layers": [link.kind for link in links]}
+            "model": type(experiment.model).__name__}
