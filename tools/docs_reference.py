@@ -87,7 +87,10 @@ def property_table(properties: dict[str, Any], required: list[str], skip: tuple[
     rows = [f"| key | type | {column} |" + (" description |" if described else ""),
             "| --- | --- | --- |" + (" --- |" if described else "")]
     for key, schema in shown.items():
-        third = ("yes" if key in required else "") if column == "required" else _default(schema, key in required, component)
+        if column == "required":
+            third = "yes" if key in required else ""
+        else:
+            third = _default(schema, key in required, component)
         row = f"| `{key}` | {_cell(type_text(schema))} | {third} |"
         rows.append(row + (f" {_cell(schema.get('description', ''))} |" if described else ""))
     return rows
@@ -189,7 +192,8 @@ def output_reference() -> str:
              "The schema ships in the package (`ttrain.schemas.output_schema()`); validate against it with any "
              "JSON Schema (draft 2020-12) library. Each object below lists its own fields; an object that "
              "*extends* another also has that one's fields.", ""]
-    ordered = [_ref_name(o["$ref"]) for o in schema["oneOf"]] + sorted(set(defs) - {_ref_name(o["$ref"]) for o in schema["oneOf"]})
+    outputs = [_ref_name(o["$ref"]) for o in schema["oneOf"]]
+    ordered = outputs + sorted(set(defs) - set(outputs))  # the outputs first, then the parts they share
     for name in ordered:
         definition = defs[name]
         lines += [f"## `{name}`", "", _text(definition.get("description", "")), ""]

@@ -76,7 +76,8 @@ def images(n: int = 8) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_torch_export_loads_into_the_printed_model_and_gives_ttrains_outputs(trained, name: str, tmp_path: Path) -> None:
+def test_torch_export_loads_into_the_printed_model_and_gives_ttrains_outputs(
+        trained, name: str, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("safetensors.torch")
     _, checkpoint = trained[name]
@@ -165,7 +166,8 @@ def test_a_state_dict_made_by_torch_imports(trained, tmp_path: Path) -> None:
     torch.manual_seed(7)
     model = torch.nn.Sequential(*(type(layer)(**_init_args(layer)) for layer in namespace["model"]))
     save_file(model.state_dict(), str(tmp_path / "torch.safetensors"))
-    result = invoke("import", tmp_path / "torch.safetensors", "-c", config, "-o", tmp_path / "ckpt.safetensors", "--json")
+    result = invoke("import", tmp_path / "torch.safetensors", "-c", config, "-o", tmp_path / "ckpt.safetensors",
+                    "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["tensors"] == 6
     x = images(4)
@@ -235,7 +237,8 @@ def test_a_pickled_file_is_refused_without_unpickling_it(trained, tmp_path: Path
 def test_a_layer_without_an_onnx_mapping_is_an_input_error_naming_it(tmp_path: Path) -> None:
     config = write_config(tmp_path, "groups", """
         model:
-          layers: [{conv2d: {out_channels: 4, kernel_size: 3}}, {group_norm: {num_groups: 2}}, flatten, {linear: {out_features: 10}}]
+          layers: [{conv2d: {out_channels: 4, kernel_size: 3}}, {group_norm: {num_groups: 2}}, flatten,
+                   {linear: {out_features: 10}}]
         data: {name: mnist, train_size: 64, test_size: 32, flatten: false}
         """)
     fit = invoke("fit", config, "--json", "-q")
@@ -315,7 +318,8 @@ def test_a_model_that_is_not_a_chain_imports_by_its_own_names_but_does_not_expor
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout)["model"] == "Branches"
         assert invoke("eval", tmp_path / "c.safetensors", "--trust-module", "ttrain_export_branches").exit_code == 0
-        exported = invoke("export", tmp_path / "c.safetensors", "--to", "onnx", "--trust-module", "ttrain_export_branches")
+        exported = invoke("export", tmp_path / "c.safetensors", "--to", "onnx",
+                          "--trust-module", "ttrain_export_branches")
         assert_fails(exported, 2, "model Branches is not a chain of layers")
     finally:
         sys.modules.pop("ttrain_export_branches", None)

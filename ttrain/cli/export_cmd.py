@@ -18,13 +18,15 @@ OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the 
 
 
 def export(
-    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
+    checkpoint: Annotated[Path, typer.Argument(
+        metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
     to: Annotated[Optional[str], typer.Option(
         "--to", metavar="torch|onnx",
         help="torch: a state dict with plain torch.nn names (.safetensors) and the Python that rebuilds the model; "
              "onnx: an ONNX graph. Default: from the -o file's suffix.")] = None,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="Where to write it (default: beside CHECKPOINT, as NAME.torch.safetensors or NAME.onnx).")] = None,
+        "--output", "-o",
+        help="Where to write it (default: beside CHECKPOINT, as NAME.torch.safetensors or NAME.onnx).")] = None,
     overwrite: OverwriteOption = False,
     trust_module: TrustOption = None,
     json_output: JsonOption = False,
@@ -64,7 +66,8 @@ def import_weights(
     config: Annotated[Path, typer.Option("--config", "-c", help="The YAML config whose model the weights are for.")],
     set_: SetOption = None,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="The checkpoint to write (default: beside WEIGHTS, as NAME.ttrain.safetensors).")] = None,
+        "--output", "-o",
+        help="The checkpoint to write (default: beside WEIGHTS, as NAME.ttrain.safetensors).")] = None,
     overwrite: OverwriteOption = False,
     json_output: JsonOption = False,
 ) -> None:

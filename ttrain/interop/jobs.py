@@ -167,7 +167,8 @@ def import_state_dict(weights: Path, config: Any, output: Path | None = None, so
     from ttrain.training.snapshot import save_snapshot
 
     weights = Path(weights)
-    output = Path(output) if output is not None else weights.with_name(weights.name.split(".")[0] + ".ttrain.safetensors")
+    default = weights.with_name(weights.name.split(".")[0] + ".ttrain.safetensors")
+    output = Path(output) if output is not None else default
     _writable(output, overwrite)
     state = read_state_dict(weights)
     experiment = build_experiment(config, source)

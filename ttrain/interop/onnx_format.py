@@ -18,8 +18,8 @@ import numpy as np
 from ttrain import nn
 from ttrain.interop.chain import InteropError, Link
 
-OPSET = 17  # LayerNormalization's first opset; onnxruntime has run it since 1.14
-IR_VERSION = 8  # the IR of opset 17, so older runtimes read the file
+OPSET = 17  # the first with LayerNormalization (ONNX 1.12)
+IR_VERSION = 8  # the IR version of ONNX 1.12, so runtimes older than this onnx package read the file
 
 
 class _Graph:
@@ -152,7 +152,8 @@ def _batch_norm(graph: _Graph, link: Link, x: str, shape_in: tuple, shape_out: t
 
 def _layer_norm(graph: _Graph, link: Link, x: str, shape_in: tuple, shape_out: tuple) -> str:
     layer = link.layer
-    scale = _weights(graph, link, "weight")[0] if _has(link, "weight") else graph.constant(np.ones(layer.normalized_shape))
+    ones = np.ones(layer.normalized_shape)
+    scale = _weights(graph, link, "weight")[0] if _has(link, "weight") else graph.constant(ones)
     shift = _weights(graph, link, "bias") if _has(link, "bias") else []
     return graph.node("LayerNormalization", [x, scale, *shift], link.prefix,
                       axis=-len(layer.normalized_shape), epsilon=float(layer.eps))
@@ -250,11 +251,10 @@ def onnx_model(links: list[Link], shapes: list[tuple[int, ...]], properties: dic
     for link, shape_in, shape_out in zip(links, shapes, shapes[1:]):
         value = ONNX_CONVERTERS[type(link.layer)](graph, link, value, shape_in, shape_out)
     graph.nodes.append(helper.make_node("Identity", [value], ["output"], name="output"))
-    batch = lambda shape: ["batch", *shape[1:]]  # noqa: E731 - the free batch dimension
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *shapes[0][1:]])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", *shapes[-1][1:]])]
     proto = helper.make_model(
-        helper.make_graph(graph.nodes, "ttrain", [helper.make_tensor_value_info("input", TensorProto.FLOAT, batch(shapes[0]))],
-                          [helper.make_tensor_value_info("output", TensorProto.FLOAT, batch(shapes[-1]))],
-                          graph.initializers),
+        helper.make_graph(graph.nodes, "ttrain", inputs, outputs, graph.initializers),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ttrain", producer_version=str(__version__),
         ir_version=IR_VERSION,
     )
