@@ -245,7 +245,7 @@ def test_a_layer_without_an_onnx_mapping_is_an_input_error_naming_it(tmp_path: P
     assert fit.exit_code == 0, fit.stderr
     best = json.loads(fit.stdout)["checkpoints"]["best"]
     result = invoke("export", best, "--to", "onnx", "-o", tmp_path / "model.onnx")
-    assert_fails(result, 2, "layer 1 (1, GroupNorm) has no ONNX mapping", "BatchNorm2d")
+    assert_fails(result, 2, f"error: {best}: layer 1 (1, GroupNorm) has no ONNX mapping", "BatchNorm2d")
     assert not (tmp_path / "model.onnx").exists()
     assert invoke("export", best, "--to", "torch", "-o", tmp_path / "model.safetensors").exit_code == 0
 

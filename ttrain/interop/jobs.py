@@ -54,26 +54,31 @@ def export_checkpoint(path: Path, fmt: str, output: Path | None = None, overwrit
     output = Path(output) if output is not None else default_output(path, fmt)
     _writable(output, overwrite)
     _, model, datasets, metadata = load_for_inference(path, trust_modules=trust_modules)
-    links = layer_chain(model)
     sample_shape = tuple(int(n) for n in datasets["train"].input_shape)
-    record: dict[str, Any] = {"status": "ok", "checkpoint": str(path), "format": fmt, "output": str(output),
-                              "layers": [link.kind for link in links], "input_shape": list(sample_shape)}
-    if fmt == "torch":
-        from safetensors.numpy import save
-
-        state = torch_state_dict(links)
-        _write(output, save(state, metadata={"format": "pt", "source": f"ttrain checkpoint {path.name}"}))
-        record["snippet"] = torch_snippet(links, str(output))
-        record["tensors"] = sorted(state)
-    else:
-        proto = _onnx_model(path, links, sample_shape, metadata)
-        _write(output, proto.SerializeToString())
-        record["opset"] = proto.opset_import[0].version
-        record["output_shape"] = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
-    return record
+    try:
+        links = layer_chain(model)
+        make = _torch_file if fmt == "torch" else _onnx_file
+        data, details = make(path, links, sample_shape, metadata, output)
+    except InteropError as error:  # say which checkpoint's model it is
+        raise InteropError(f"{path}: {error}") from None
+    _write(output, data)
+    return {"status": "ok", "checkpoint": str(path), "format": fmt, "output": str(output),
+            "layers": [link.kind for link in links], "input_shape": list(sample_shape), **details}
 
 
-def _onnx_model(path: Path, links: list[Link], sample_shape: tuple[int, ...], metadata: dict[str, Any]) -> Any:
+def _torch_file(path: Path, links: list[Link], sample_shape: tuple[int, ...], metadata: dict[str, Any],
+                output: Path) -> tuple[bytes, dict[str, Any]]:
+    """The safetensors bytes of the chain's torch.nn.Sequential state dict, and the snippet that loads it."""
+    from safetensors.numpy import save
+
+    state = torch_state_dict(links)
+    data = save(state, metadata={"format": "pt", "source": f"ttrain checkpoint {path.name}"})
+    return data, {"snippet": torch_snippet(links, str(output)), "tensors": sorted(state)}
+
+
+def _onnx_file(path: Path, links: list[Link], sample_shape: tuple[int, ...], metadata: dict[str, Any],
+               output: Path) -> tuple[bytes, dict[str, Any]]:
+    """The serialised ONNX model of the chain, its opset and output shape."""
     try:
         import onnx  # noqa: F401 - an optional extra: say how to install it
     except ImportError:
@@ -82,7 +87,9 @@ def _onnx_model(path: Path, links: list[Link], sample_shape: tuple[int, ...], me
 
     check_onnx_chain(links)  # before tracing: name the layer, not the first op that fails
     properties = {"ttrain_checkpoint": path.name, "epoch": str(metadata.get("epoch"))}
-    return onnx_model(links, trace_shapes(links, sample_shape), properties)
+    proto = onnx_model(links, trace_shapes(links, sample_shape), properties)
+    shape = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    return proto.SerializeToString(), {"opset": proto.opset_import[0].version, "output_shape": shape}
 
 
 # ---------------------------------------------------------------- import
