@@ -1,6 +1,7 @@
 """The benchmark runner: ttrain next to PyTorch (and the NumPy floor) on the same machine, in the same run.
 
-    python -m benchmarks [--workloads seed,mlp,cnn,infer_mlp,infer_cnn,numpy_mlp,startup,memory]
+    python -m benchmarks [--workloads seed,mlp,cnn,infer_mlp,infer_cnn,numpy_mlp,startup,memory,conv_layers,
+                                      scaling,whole_job]
                          [--repeats 5] [--steps N] [--threads 1,2] [--output benchmarks/results.md]
 
 For every thread count, each framework gets its own worker process (`benchmarks.worker`) whose
@@ -159,6 +160,9 @@ class Options:
     torch: bool = True
     startup_repeats: int = 7
     memory_epochs: int = 1
+    whole_job_repeats: int = 1
+    whole_job_epochs: int | None = None
+    scaling_repeats: int = 3
 
 
 def _with_overrides(task: Task, options: Options) -> Task:
@@ -324,10 +328,32 @@ def run(options: Options, log: Callable[[str], None] = print) -> dict[str, Any]:
         log("conv layers: GFLOP/s per layer and pass next to sgemm, per thread count")
         report["conv_layers"] = conv_layers.run_for_threads(list(options.threads), max(5, 2 * options.repeats - 1),
                                                             thread_env)
+    if "scaling" in options.workloads:
+        log("scaling: samples/s against batch size and width, per thread count")
+        report["scaling"] = _scaling(options, notes, report["infos"], log)
+    if "whole_job" in options.workloads:
+        log("whole job: ttrain fit configs/mnist_cnn.yaml next to the PyTorch script")
+        report["whole_job"] = workloads_process.whole_job(options.whole_job_repeats, env, torch_ok, threads,
+                                                          options.whole_job_epochs)
     report["process_threads"] = threads
     report["load_end"] = os.getloadavg()
     report["seconds"] = time.perf_counter() - started
     return report
+
+
+def _scaling(options: Options, notes: list[str], infos: dict[str, Any],
+             log: Callable[[str], None]) -> dict[str, Any]:
+    """The scaling points, timed like the throughput tasks (fewer repeats), as curves."""
+    from benchmarks import scaling
+
+    tasks = [_with_overrides(t, dataclasses.replace(options, steps=None))
+             for t in scaling.scaling_tasks(options.torch)]
+    with tempfile.TemporaryDirectory(prefix="ttrain-bench-") as tmp:
+        data = Path(tmp)
+        prepare_inputs(data, {t.model for t in tasks})
+        runs = dataclasses.replace(options, repeats=options.scaling_repeats)
+        results = measure_throughput(tasks, sides_for(None)[:2], runs, data, notes, infos, log)
+    return scaling.curves([r.to_dict() for r in results])
 
 
 def _cnn_available() -> bool:
@@ -365,6 +391,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path, Path | Non
     parser.add_argument("--no-torch", action="store_true", help="measure ttrain alone")
     parser.add_argument("--settle", type=float, default=0.15, help="pause between runs, seconds")
     parser.add_argument("--memory-epochs", type=int, default=1, help="epochs of the memory workload's fits")
+    parser.add_argument("--scaling-repeats", type=int, default=3, help="alternating repeats per scaling point")
+    parser.add_argument("--whole-job-repeats", type=int, default=1, help="runs of each whole job (alternating)")
+    parser.add_argument("--whole-job-epochs", type=int, default=None,
+                        help="shorten both whole jobs to this many epochs (default: the config's)")
     args = parser.parse_args(argv)
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in names if w not in ALL_WORKLOADS]
@@ -377,7 +407,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, Path, Path | Non
     if args.repeats < 1 or (args.steps is not None and args.steps < 1) or any(t < 1 for t in threads):
         parser.error("--repeats, --steps and --threads must be positive")
     options = Options(names, args.repeats, args.steps, args.warmup, threads, args.settle, args.openblas_coretype,
-                      not args.no_torch, memory_epochs=args.memory_epochs)
+                      not args.no_torch, memory_epochs=args.memory_epochs,
+                      whole_job_repeats=args.whole_job_repeats, whole_job_epochs=args.whole_job_epochs,
+                      scaling_repeats=args.scaling_repeats)
     return options, args.output, args.json
 
 
@@ -387,6 +419,10 @@ def main(argv: list[str] | None = None) -> None:
 
     options, output, json_path = parse_args(argv)
     report = run(options, log=lambda message: print(message, file=sys.stderr, flush=True))
+    if report.get("scaling"):
+        from benchmarks.scaling import plot
+
+        report["scaling_png"] = plot(report["scaling"], output.with_name(output.stem + "_scaling.png")).name
     text = render(report)
     write_report(output, text)
     if json_path is not None:

@@ -16,7 +16,7 @@ import numpy as np
 
 # The command-line names of the workloads, in the order the report lists them.
 THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "infer_mlp", "infer_cnn", "numpy_mlp")
-PROCESS_WORKLOADS = ("startup", "memory", "conv_layers")
+PROCESS_WORKLOADS = ("startup", "memory", "conv_layers", "scaling", "whole_job")
 ALL_WORKLOADS = THROUGHPUT_WORKLOADS + PROCESS_WORKLOADS
 
 MODELS = ("seed", "mlp", "cnn")
@@ -99,11 +99,17 @@ def build_ttrain_model(model: str):  # noqa: ANN201  (a ttrain Module)
 
     if model == "seed":
         return SeedNet(784, 10)
-    if model == "mlp":
-        return MLP(784, (512, 256), 10, activation="relu")
+    if model == "mlp" or model.startswith("mlp_w"):
+        return MLP(784, mlp_hidden(model), 10, activation="relu")
     if model == "cnn":
         return cnn_class()()  # its defaults are the network of configs/mnist_cnn.yaml
-    raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+    raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)} or mlp_w<width>")
+
+
+def mlp_hidden(model: str) -> tuple[int, int]:
+    """Hidden sizes of "mlp" (512, 256) or of a width-scaling MLP "mlp_w<W>" (W, W // 2)."""
+    width = 512 if model == "mlp" else int(model.removeprefix("mlp_w"))
+    return width, width // 2
 
 
 def cnn_class() -> type:

@@ -11,6 +11,8 @@ interpreter's start. Commands alternate repeat by repeat, like the throughput wo
   after one untimed run that warms the kernel cache; the PyTorch twin (`benchmarks.torch_fit`) for reference.
 - memory: the maximum resident set size (`wait4`'s rusage of that one child) of `ttrain fit` of the MLP
   on the bundled data next to the PyTorch twin doing the same epochs, plus both wall times.
+- whole job: the full `ttrain fit configs/mnist_cnn.yaml` next to the PyTorch script doing the same
+  training: wall time and peak RSS of each.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,16 +119,22 @@ class Measured:
 
 
 def alternate(commands: dict[str, list[str]], repeats: int, env: dict[str, str],
-              markers: dict[str, Path] | None = None) -> dict[str, Measured]:
-    """Run every command `repeats` times, alternating; a command that fails is not run again."""
+              markers: dict[str, Path] | None = None,
+              fresh_env: dict[str, Callable[[], dict[str, str]]] | None = None) -> dict[str, Measured]:
+    """Run every command `repeats` times, alternating; a command that fails is not run again.
+
+    `fresh_env[label]`, when given, is called before each run of that command for extra environment
+    variables (a new empty kernel cache folder, say)."""
     results = {label: Measured(label) for label in commands}
     markers = markers or {}
+    fresh_env = fresh_env or {}
     for _ in range(repeats):
         for label, argv in commands.items():
             measured = results[label]
             if measured.error:
                 continue
-            run = run_process(argv, env, markers.get(label))
+            extra = fresh_env[label]() if label in fresh_env else {}
+            run = run_process(argv, {**env, **extra}, markers.get(label))
             measured.runs.append(run)
             if run.returncode != 0:
                 tail = run.stderr.strip().splitlines()[-3:]
@@ -186,21 +195,30 @@ def _mlp_config(folder: Path, epochs: int, sizes: tuple[int | None, int | None])
     return path
 
 
+COLD_CNN = "ttrain fit CNN, empty kernel cache"
+
+
 def first_step(repeats: int, env: dict[str, str], torch: bool, cnn: bool, threads: int) -> dict[str, Any]:
-    """Seconds from process start to the end of the first training step, kernel cache warm."""
+    """Seconds from process start to the end of the first training step, kernel cache warm; and the
+    CNN's first step with an empty kernel cache (a fresh NUMBA_CACHE_DIR each run: a first run after
+    installing)."""
     with tempfile.TemporaryDirectory(prefix="ttrain-bench-") as tmp:
         folder = Path(tmp)
         sizes = (256, 256)
         commands = {"ttrain fit MLP": _fit_argv(_mlp_config(folder, 1, sizes))}
+        fresh_env = {}
         if cnn:
             cnn_path = folder / "cnn.yaml"
             cnn_path.write_text(CNN_CONFIG.format(out=folder / "runs"), encoding="utf-8")
             commands["ttrain fit CNN"] = _fit_argv(cnn_path)
+            commands[COLD_CNN] = _fit_argv(cnn_path)
+            fresh_env[COLD_CNN] = lambda: {"NUMBA_CACHE_DIR": tempfile.mkdtemp(dir=folder, prefix="numba-cache-")}
         if torch:
             commands["PyTorch MLP script"] = _torch_argv(folder / "torch", 1, sizes, threads)
         markers = {label: folder / f"marker{i}" for i, label in enumerate(commands)}
-        alternate(commands, 1, env, markers)  # untimed: fills numba's kernel cache and the OS file cache
-        results = alternate(commands, repeats, env, markers)
+        warm = {label: argv for label, argv in commands.items() if label != COLD_CNN}
+        alternate(warm, 1, env, markers)  # untimed: fills numba's kernel cache and the OS file cache
+        results = alternate(commands, repeats, env, markers, fresh_env)
     return {label: m.to_dict() for label, m in results.items()}
 
 
@@ -214,3 +232,32 @@ def memory(repeats: int, env: dict[str, str], torch: bool, epochs: int, threads:
         markers = {label: folder / f"marker{i}" for i, label in enumerate(commands)}
         results = alternate(commands, repeats, env, markers)
     return {label: m.to_dict() for label, m in results.items()}
+
+
+WHOLE_JOB_CONFIG = REPO / "configs" / "mnist_cnn.yaml"
+
+
+def whole_job(repeats: int, env: dict[str, str], torch: bool, threads: int, epochs: int | None = None) -> dict[str, Any]:
+    """Wall time and peak RSS of the whole `ttrain fit configs/mnist_cnn.yaml` next to the PyTorch script
+    training the same network the same way (same epochs, batch, optimizer, shift augmentation, test
+    evaluation and checkpoint each epoch). `epochs` shortens both alike (None: the config's own)."""
+    import yaml
+
+    config = yaml.safe_load(WHOLE_JOB_CONFIG.read_text(encoding="utf-8"))
+    trainer = config["trainer"]
+    epochs = epochs or trainer["epochs"]
+    with tempfile.TemporaryDirectory(prefix="ttrain-bench-") as tmp:
+        folder = Path(tmp)
+        ours = [PYTHON, "-m", "benchmarks.first_step", "fit", str(WHOLE_JOB_CONFIG), "--quiet",
+                "--set", f"trainer.output_dir={folder / 'runs'}", "--set", f"trainer.epochs={epochs}"]
+        commands = {"ttrain fit configs/mnist_cnn.yaml": ours}
+        if torch:
+            from ttrain.data.mnist import BUNDLED_DIR
+
+            commands["PyTorch CNN script"] = [
+                PYTHON, "-m", "benchmarks.torch_fit", "--model", "cnn", "--mnist", str(BUNDLED_DIR),
+                "--out", str(folder / "torch"), "--epochs", str(epochs), "--batch-size", str(trainer["batch_size"]),
+                "--augment-shift", str(config["data"].get("augment_shift", 0)), "--threads", str(threads)]
+        markers = {label: folder / f"marker{i}" for i, label in enumerate(commands)}
+        results = alternate(commands, repeats, env, markers)
+    return {"epochs": epochs, "jobs": {label: m.to_dict() for label, m in results.items()}}

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.workloads import Inputs, Step, Task
+from benchmarks.workloads import Inputs, Step, Task, mlp_hidden
 
 
 def _model(torch: Any, model: str) -> Any:
@@ -23,9 +23,10 @@ def _model(torch: Any, model: str) -> Any:
             return self.sigmoid(self.linear(x))
 
     class MLP(nn.Module):
-        def __init__(self) -> None:
+        def __init__(self, first: int = 512, second: int = 256) -> None:
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+            self.net = nn.Sequential(nn.Linear(784, first), nn.ReLU(), nn.Linear(first, second), nn.ReLU(),
+                                     nn.Linear(second, 10))
 
         def forward(self, x: Any) -> Any:
             return self.net(x)
@@ -43,7 +44,9 @@ def _model(torch: Any, model: str) -> Any:
         def forward(self, x: Any) -> Any:
             return self.classifier(self.features(x))
 
-    return {"seed": SeedNet, "mlp": MLP, "cnn": CNN}[model]()
+    if model.startswith("mlp"):
+        return MLP(*mlp_hidden(model))
+    return {"seed": SeedNet, "cnn": CNN}[model]()
 
 
 def build(task: Task, inputs: Inputs) -> tuple[Step, float]:
