@@ -16,6 +16,7 @@ from ttrain.cli.compare import compare
 from ttrain.cli.compile_cmd import compile_kernels
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
+from ttrain.cli.init_cmd import init
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.runs import runs
 from ttrain.cli.sweep import sweep
@@ -68,4 +69,5 @@ app.command("compare")(compare)
 app.command("runs")(runs)
 app.command("sweep")(sweep)
 app.command("compile")(compile_kernels)
+app.command("init")(init)
 app.add_typer(config_cmd.app, name="config")

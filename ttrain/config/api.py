@@ -17,7 +17,8 @@ from ttrain.config.schema import Config
 from ttrain.config.validate import validate_config
 
 
-def _run_name(stem: str) -> str:
+def run_name_for(stem: str) -> str:
+    """The run name a config file's stem gives when the config sets no ``name``."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip("._-") or "run"
 
 
@@ -45,7 +46,7 @@ def load_config(path: ConfigPaths, overrides: Sequence[str] = ()) -> tuple[Confi
     apply_overrides(data, overrides, source)
     resolve_references(data, source)
     last = paths[-1]
-    config = validate_config(data, source, base_dir=last.resolve().parent, default_name=_run_name(last.stem))
+    config = validate_config(data, source, base_dir=last.resolve().parent, default_name=run_name_for(last.stem))
     return config, source
 
 

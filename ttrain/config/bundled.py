@@ -25,10 +25,17 @@ def bundled_configs() -> dict[str, Path]:
 
 
 def describe_config(path: Path) -> str:
-    """The first line of a config's opening comment: what the experiment is."""
+    """The first sentence of a config's opening comment: what the experiment is."""
+    words: list[str] = []
     with open(path, encoding="utf-8") as file:
-        first = file.readline().strip()
-    return first.lstrip("#").strip() if first.startswith("#") else ""
+        for line in file:
+            if not line.startswith("#") or not line.strip("#").strip():
+                break
+            words += line.strip("#").split()
+            if any(word.endswith(".") for word in words):
+                break
+    text = " ".join(words)
+    return text[: text.index(". ") + 1] if ". " in text else text
 
 
 def find_config(path: str | Path) -> Path:
