@@ -36,7 +36,7 @@ def test_fit_finds_a_bundled_config_by_name_and_a_path_wins(cli, tmp_path: Path,
 
 
 def test_an_unknown_name_lists_the_bundled_configs(cli) -> None:
-    assert_fails(cli("fit", "mnist_mpl"), 2, "mnist_mpl: no such file, nor a bundled config of that name",
+    assert_fails(cli("fit", "mnist_mpl"), 2, "mnist_mpl: no such config file, nor a bundled config of that name",
                  "did you mean 'mnist_mlp'?")
     assert_fails(cli("fit", "no/such/file.yaml"), 2, "no/such/file.yaml")
 

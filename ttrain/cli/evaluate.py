@@ -57,7 +57,7 @@ def evaluate(
 def predict(
     checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
     inputs: Annotated[list[Path], typer.Argument(
-        metavar="FILE...", show_default=False,
+        metavar="FILE", show_default=False,
         help="Inputs: .npz (array x), .npy, .csv/.tsv (as training data is read), .png/.jpg/.jpeg (one image each; "
              "needs ttrain[images]) or IDX files.")],
     output: Annotated[Optional[Path], typer.Option(

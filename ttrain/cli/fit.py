@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # One config, or several merged left to right (`base.yaml experiment.yaml`); a bare name that is
 # no file names a bundled config (`mnist_mlp`).
 ConfigArgument = Annotated[list[Path], typer.Argument(
-    metavar="CONFIG...", show_default=False,
+    metavar="CONFIG", show_default=False,
     help="The experiment's YAML config: a file, a bundled config's name (ttrain list configs), or several "
          "files merged left to right (later ones win).")]
 SetOption = Annotated[

@@ -50,5 +50,5 @@ def find_config(path: str | Path) -> Path:
     if name in bundled:
         return bundled[name]
     names = ", ".join(bundled) or "none"
-    raise ConfigError(ConfigIssue("", f"no such file, nor a bundled config of that name (bundled: {names})",
+    raise ConfigError(ConfigIssue("", f"no such config file, nor a bundled config of that name (bundled: {names})",
                                   str(path), did_you_mean(name, bundled)))

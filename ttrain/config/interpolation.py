@@ -125,7 +125,12 @@ class _Resolver:
             raise self._error(path, f"environment variable {name} is not set, and ${{env:{name}}} gives no default "
                                     f"(write ${{env:{name},DEFAULT}})")
         text = default if text is None else text
-        return parse_value(text, f"${{env:{argument}}}") if typed else text
+        if not typed:
+            return text
+        try:
+            return parse_value(text, "")
+        except ConfigError as error:
+            raise self._error(path, f"${{env:{argument}}}: {error.issues[0].message}") from None
 
     def _resolve_path(self, reference: str, origin: KeyPath) -> Any:
         """The resolved value at the dotted key ``reference``."""

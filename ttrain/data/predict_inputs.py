@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ttrain.data.dataset import check_features
 from ttrain.data.errors import DataError, file_problem
 from ttrain.input_files import DATA, read_input
 
@@ -59,6 +60,7 @@ def read_inputs(paths: Sequence[str | Path], sample_shape: tuple[int, ...], tabl
         per_sample = tuple(array.shape[1:])
         if array.ndim < 1 or math.prod(per_sample) != math.prod(sample_shape):
             raise DataError(f"{path}: inputs of shape {per_sample} per sample do not match the model's data {sample_shape}")
+        check_features(array, str(path))  # a NaN or infinity, named with its row in this file
         arrays.append(array.reshape((len(array), *sample_shape)))
         files += [str(path)] * len(array)
         rows += range(len(array))
