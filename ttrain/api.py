@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # `overrides`: `--set`-style "key.path=value" strings (the value is YAML), or a mapping from key
 # paths to Python values; a single string is one override.
 Overrides = Union[str, Sequence[str], Mapping[str, Any]]
-ConfigLike = Union[str, "os.PathLike[str]", Mapping[str, Any], "Config"]
+ConfigLike = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]], Mapping[str, Any], "Config"]
 
 # Where the errors of a config that has no file say they are.
 DICT_CONFIG, OBJECT_CONFIG = "<config dict>", "<ttrain.config.Config>"
@@ -56,7 +56,9 @@ def fit(
 
     Args:
         config: a YAML file's path (relative paths in it resolve against its folder, and the run
-            is named after the file unless the config gives a `name`); a dict of the same
+            is named after the file unless the config gives a `name`), a bundled config's name
+            (`"mnist_mlp"`), or a list of files merged left to right as `ttrain fit a.yaml b.yaml`
+            merges them; a dict of the same
             sections (relative paths resolve against the working directory, `package.module:Class`
             names import from it); or a validated `ttrain.config.Config`. A dict or file is your
             own code: it may name any of your modules, as a config file may.
@@ -177,9 +179,10 @@ def resolve_config(config: ConfigLike, overrides: Sequence[str] = ()) -> tuple[C
     """`config` (a path, a dict or a Config) with `overrides` applied, validated; and where its
     keys came from, for later error messages (None for a Config given without overrides)."""
     from ttrain.config import Config, Location, SourceMap, config_to_dict, load_config, validate_config
+    from ttrain.config.interpolation import resolve_references
     from ttrain.config.overrides import apply_overrides
 
-    if isinstance(config, (str, os.PathLike)):
+    if isinstance(config, (str, os.PathLike, list, tuple)):
         return load_config(config, overrides)
     if isinstance(config, Config):
         if not overrides:
@@ -191,6 +194,8 @@ def resolve_config(config: ConfigLike, overrides: Sequence[str] = ()) -> tuple[C
         raise TypeError(f"config must be a path, a dict or a ttrain.config.Config, not {type(config).__name__}")
     source = SourceMap(Location(DICT_CONFIG if isinstance(config, Mapping) else OBJECT_CONFIG))
     apply_overrides(data, overrides, source)
+    if isinstance(config, Mapping):  # a Config's values were resolved when it was made
+        resolve_references(data, source)
     # trusted=None: a dict or Config handed to fit is the caller's own code, as a config file is.
     return validate_config(data, source, base_dir=base_dir, default_name=name, trusted=None), source
 

@@ -51,7 +51,7 @@ def test_list_shows_every_category_with_signatures(cli) -> None:
     result = cli("list")
     assert result.exit_code == 0
     headings = [line[:-1] for line in result.stdout.splitlines() if not line.startswith(" ")]
-    assert headings == list(CATEGORIES)
+    assert headings == [*CATEGORIES, "configs"]  # and the bundled configs last
     assert "  mlp(in_features: int" in result.stdout
     assert "  top_k(k: int = 5)" in result.stdout
 

@@ -160,7 +160,7 @@ def test_every_registered_name_resolves(category: str, name: str) -> None:
         assert param.adapter is not None
     # What a class declares inferred is one of its own parameters (a typo would never be filled).
     assert {name for name, p in signature.params.items() if p.inferred} == set(getattr(target, "inferred_args", {})) | (
-        {"total_steps"} if getattr(target, "needs_total_steps", False) else set())
+        {target.total_steps_kwarg} if getattr(target, "needs_total_steps", False) else set())
 
 
 def test_describe_covers_every_real_category() -> None:

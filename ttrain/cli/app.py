@@ -17,6 +17,7 @@ from ttrain.cli.compile_cmd import compile_kernels
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.export_cmd import export, import_weights
 from ttrain.cli.fit import fit
+from ttrain.cli.init_cmd import init
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.runs import runs
 from ttrain.cli.sweep import sweep
@@ -71,4 +72,5 @@ app.command("sweep")(sweep)
 app.command("compile")(compile_kernels)
 app.command("export")(export)
 app.command("import")(import_weights)
+app.command("init")(init)
 app.add_typer(config_cmd.app, name="config")

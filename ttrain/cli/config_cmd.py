@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ttrain.cli.errors import user_errors
-from ttrain.cli.fit import SetOption
+from ttrain.cli.fit import ConfigArgument, SetOption
 from ttrain.cli.output import print_json
 
 app = typer.Typer(help="Show, check or describe configs.", no_args_is_help=True)
@@ -20,7 +20,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 @app.command()
 def show(
-    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
+    config: ConfigArgument,
     set_: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -30,14 +30,14 @@ def show(
 
         cfg, _ = load_config(config, set_ or [])
         if json_output:
-            print_json("config show", {"status": "ok", "file": str(config), "config": config_to_dict(cfg)})
+            print_json("config show", {"status": "ok", "file": " ".join(map(str, config)), "config": config_to_dict(cfg)})
         else:
             print(dump_config(cfg), end="")
 
 
 @app.command()
 def check(
-    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
+    config: ConfigArgument,
     set_: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -47,9 +47,9 @@ def check(
 
         load_config(config, set_ or [])
         if json_output:
-            print_json("config check", {"status": "ok", "file": str(config)})
+            print_json("config check", {"status": "ok", "file": " ".join(map(str, config))})
         else:
-            print(f"{config}: ok")
+            print(f"{' '.join(map(str, config))}: ok")
 
 
 @app.command()

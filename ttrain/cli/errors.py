@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import warnings
 from typing import Any, Iterator
 
 import typer
@@ -27,6 +28,17 @@ def _message(error: BaseException) -> str:
     if is_out_of_room(error) and error.filename is not None:  # type: ignore[attr-defined]
         return f"cannot write {error.filename}: {error.strerror}"  # type: ignore[attr-defined]
     return str(error) or type(error).__name__
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A config warning as a plain line on stderr (`warning: file:line: key: ...`); others as Python shows them."""
+    from ttrain.config.errors import ConfigWarning
+
+    if issubclass(category, ConfigWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def exit_code_for(error: BaseException) -> int | None:
@@ -53,7 +65,8 @@ def user_errors(json_output: bool = False, command: str | None = None) -> Iterat
     """Turn a user's mistake into a message on stderr and an exit code; with `json_output`, also
     `error_json`'s object on stdout, as the output of `command` (`fit`, `eval`, ...)."""
     try:
-        with raising_stop_signals():  # a stop signal becomes StopSignalReceived here, reported below
+        with raising_stop_signals(), warnings.catch_warnings():  # a stop signal: reported below
+            warnings.showwarning = _show_warning
             yield
     except typer.BadParameter as error:  # a bad option value: Click reports it on stderr (exit 2)
         if json_output:

@@ -56,20 +56,29 @@ def evaluate(
 
 def predict(
     checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A .safetensors checkpoint written by `ttrain fit`.")],
-    inputs: Annotated[Path, typer.Argument(metavar="FILE", help="Inputs: an .npz file with array `x`, or an IDX file.")],
-    output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Where to write the .npz (default: INPUTS.predictions.npz).")
-    ] = None,
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="FILE", show_default=False,
+        help="Inputs: .npz (array x), .npy, .csv/.tsv (as training data is read), .png/.jpg/.jpeg (one image each; "
+             "needs ttrain[images]) or IDX files.")],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o",
+        help="Where to write: a .csv file, an .npz file, or - for CSV on stdout "
+             "(default: a fresh FILE.predictions[-n].npz beside the first input).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")] = False,
     trust_module: TrustOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Write class probabilities and predicted classes for the inputs in FILE to an .npz file."""
+    """Write class probabilities and predicted classes for the inputs, normalised as the training data was."""
     with user_errors(json_output, "predict"):
         from ttrain.training import run
 
-        target = output or inputs.with_name(inputs.name.split(".")[0] + ".predictions.npz")
-        result = run.predict(checkpoint, inputs, target, overwrite=overwrite, trust_modules=trust_module or [])
+        if str(output) == "-":
+            if json_output:
+                raise typer.BadParameter("-o - writes the CSV on stdout, where --json would print too; use one",
+                                         param_hint="--output")
+            print(run.predictions(checkpoint, inputs, trust_module or []).csv_text(), end="")
+            return
+        result = run.predict(checkpoint, inputs, output, overwrite=overwrite, trust_modules=trust_module or [])
         if json_output:
             print_json("predict", result)
         else:

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
     from ttrain.training.resume import ResumeChoice
 
+# One config, or several merged left to right (`base.yaml experiment.yaml`); a bare name that is
+# no file names a bundled config (`mnist_mlp`).
+ConfigArgument = Annotated[list[Path], typer.Argument(
+    metavar="CONFIG", show_default=False,
+    help="The experiment's YAML config: a file, a bundled config's name (ttrain list configs), or several "
+         "files merged left to right (later ones win).")]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", "-s", metavar="KEY.PATH=VALUE", help="Override a config key: key.path=value (YAML-typed). Repeatable."),
@@ -24,7 +30,7 @@ SetOption = Annotated[
 
 
 def fit(
-    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
+    config: ConfigArgument,
     set_: SetOption = None,
     resume: Annotated[Optional[str], typer.Option(
         "--resume", metavar="CHECKPOINT|RUN_DIR|auto",

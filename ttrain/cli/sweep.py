@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from ttrain.cli.errors import EXIT_BAD_INPUT, EXIT_TRAINING_FAILED, user_errors
-from ttrain.cli.fit import SetOption
+from ttrain.cli.fit import ConfigArgument, SetOption
 from ttrain.cli.expect_option import ExpectOption, exit_if_unmet, report_expectations
 from ttrain.cli.output import print_json
 from ttrain.error_report import make_report
@@ -21,7 +21,7 @@ INSTALL_HINT = "ttrain sweep needs Optuna: pip install 'ttrain[sweep]'"
 
 
 def sweep(
-    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="The experiment's YAML config.")],
+    config: ConfigArgument,
     set_: SetOption = None,
     grid: Annotated[Optional[list[str]], typer.Option(
         "--grid", "-g", metavar="KEY.PATH=V1,V2,...", help="Run every combination of these values (YAML). Repeatable.")] = None,

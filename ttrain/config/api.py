@@ -4,33 +4,49 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Sequence, Union
 
 import yaml
 
-from ttrain.config.loader import Location, SourceMap, load_yaml_file
+from ttrain.config.bundled import find_config
+from ttrain.config.compose import load_files
+from ttrain.config.interpolation import resolve_references
+from ttrain.config.loader import Location, SourceMap
 from ttrain.config.overrides import apply_overrides
 from ttrain.config.schema import Config
 from ttrain.config.validate import validate_config
 
 
-def _run_name(stem: str) -> str:
+def run_name_for(stem: str) -> str:
+    """The run name a config file's stem gives when the config sets no ``name``."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip("._-") or "run"
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> tuple[Config, SourceMap]:
-    """Load, override (``key.path=value`` strings) and validate a config file.
+ConfigPaths = Union[str, Path, Sequence[Union[str, Path]]]
 
-    Relative paths in the file resolve against its folder; the run is named after the file
-    unless the config gives a ``name``. Raises ConfigError with every problem found.
+
+def config_paths(paths: ConfigPaths) -> list[Path]:
+    """The files ``paths`` names, in order: a path, or several to merge left to right; a bare name
+    that is no file is a bundled config's (``mnist_mlp``)."""
+    listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    return [find_config(path) for path in listed]
+
+
+def load_config(path: ConfigPaths, overrides: Sequence[str] = ()) -> tuple[Config, SourceMap]:
+    """Load, merge, override (``key.path=value`` strings), resolve and validate config files.
+
+    ``path`` is one file or several, merged left to right (``ttrain.config.compose``); then the
+    overrides apply, then ``${...}`` references resolve (``ttrain.config.interpolation``). A
+    relative path in a file resolves against that file's folder, and user modules are imported
+    from the last file's folder; the run is named after the last file unless the config gives a
+    ``name``. Raises ConfigError with every problem found, each at the file and line that set it.
     """
-    path = Path(path)
-    data, source = load_yaml_file(path)
-    if data is None:
-        data = {}
-    if isinstance(data, dict):
-        apply_overrides(data, overrides, source)
-    config = validate_config(data, source, base_dir=path.resolve().parent, default_name=_run_name(path.stem))
+    paths = config_paths(path)
+    data, source = load_files(paths)
+    apply_overrides(data, overrides, source)
+    resolve_references(data, source)
+    last = paths[-1]
+    config = validate_config(data, source, base_dir=last.resolve().parent, default_name=run_name_for(last.stem))
     return config, source
 
 

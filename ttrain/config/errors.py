@@ -69,3 +69,8 @@ class ConfigError(ValueError):
             return lines[0]
         where = f" in {self.source}" if self.source else ""
         return "\n".join([f"config error{where} ({len(lines)} problems):", *("  " + line for line in lines)])
+
+
+class ConfigWarning(UserWarning):
+    """A config that runs, but likely not as meant; its message starts with ``file:line: key:``
+    (``ttrain`` commands show it as ``warning: ...`` on stderr)."""

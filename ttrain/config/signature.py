@@ -191,11 +191,11 @@ def _hints(obj: Callable[..., Any]) -> dict[str, Any]:
 
 def inferred_params(obj: Any) -> tuple[str, ...]:
     """The parameters of ``obj`` that ttrain fills when a config leaves them out, as its class declares:
-    the keys of a module's ``inferred_args`` (sizes read from the data), and ``total_steps`` of a
-    scheduler that ``needs_total_steps`` (the run's length)."""
+    the keys of a module's ``inferred_args`` (sizes read from the data), and the ``total_steps_kwarg``
+    (``total_steps``, cosine's ``T_max``) of a scheduler that ``needs_total_steps`` (the run's length)."""
     names = tuple(getattr(obj, "inferred_args", None) or ())
     if getattr(obj, "needs_total_steps", False) is True:
-        names += ("total_steps",)
+        names += (getattr(obj, "total_steps_kwarg", "total_steps"),)
     return names
 
 

@@ -43,14 +43,18 @@ class _Context:
         self.issues.append((tuple(path), message, suggestion))
 
     def resolve_path(self, path: KeyPath, value: Any) -> Any:
-        """A relative path written in the file resolves against its folder; else against the cwd."""
+        """A relative path written in a file resolves against that file's folder (of the files
+        merged, the one that set it); a default or an override's, against the cwd."""
         if value is None:
             return value
         candidate = Path(value).expanduser()
         if candidate.is_absolute():
             return str(candidate)
-        written_in_file = path in self.source and not self.source.locate(path).is_override
-        return str((self.base_dir if written_in_file else Path.cwd()) / candidate)
+        if path not in self.source or self.source.locate(path).is_override:
+            return str(Path.cwd() / candidate)
+        written_in = Path(self.source.locate(path).file)
+        folder = written_in.resolve().parent if written_in.is_file() else self.base_dir
+        return str(folder / candidate)
 
 
 def _fields_at(model: type[BaseModel], path: KeyPath) -> list[str]:

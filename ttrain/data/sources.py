@@ -157,9 +157,10 @@ def _target_index(path: Path, target_column: int | str, names: list[str] | None,
 
 
 def _read_table(
-    path: Path, rows: Iterator[tuple[int, list[str]]], header: bool | None
+    path: Path, rows: Iterator[tuple[int, list[str]]], header: bool | None, min_width: int = 2
 ) -> tuple[list[str] | None, np.ndarray]:
-    """The header's names (or None) and the float64 table, converting row by row as they are read."""
+    """The header's names (or None) and the float64 table, converting row by row as they are read.
+    ``min_width``: 2 for training data (features and a target), 1 for inputs to predict."""
     first = next(rows, None)
     if first is None:
         raise DataError(f"{path}: empty file")
@@ -171,7 +172,7 @@ def _read_table(
     for line, row in rows if header else itertools.chain([first], rows):
         if len(row) != width:
             raise DataError(f"{path}:{line}: {len(row)} columns, expected {width} like the first row")
-        if width < 2:
+        if width < min_width:
             raise DataError(f"{path}: needs at least two columns (features and a target), found {width}")
         try:
             values.append(np.array(row, dtype=np.float64))
@@ -196,17 +197,58 @@ def load_csv(
     fields is not a number.
     """
     path = Path(path)
-    with open_input(path, DATA, file_problem(path)) as (file, _):
-        text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # -sig: drop a spreadsheet's BOM
-        reader = csv.reader(_bounded_lines(path, text), delimiter=delimiter)
-        try:
-            names, table = _read_table(path, ((reader.line_num, row) for row in reader if row), header)
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    names, table = read_csv_table(path, header, delimiter)
     width = table.shape[1]
     target = _target_index(path, target_column, names, width)
     features = np.delete(table, target, axis=1).astype(np.float32)
     return features, as_targets(table[:, target])
+
+
+def read_csv_table(path: str | PathLike[str], header: bool | None = None, delimiter: str = ",",
+                   min_width: int = 2) -> tuple[list[str] | None, np.ndarray]:
+    """A CSV file of numbers as a float64 table, and its header's names (None without one; see
+    ``load_csv`` for ``header``). Every row must be as wide as the first, and at least ``min_width``."""
+    path = Path(path)
+    with open_input(path, DATA, file_problem(path)) as (file, _):
+        text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # -sig: drop a spreadsheet's BOM
+        reader = csv.reader(_bounded_lines(path, text), delimiter=delimiter)
+        try:
+            return _read_table(path, ((reader.line_num, row) for row in reader if row), header, min_width)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def drop_target_column(path: str | PathLike[str], table: np.ndarray, names: list[str] | None,
+                       target_column: int | str = -1) -> np.ndarray:
+    """``table`` without its targets' column (by index, or by name with a header), as ``load_csv`` splits it."""
+    target = _target_index(Path(path), target_column, names, table.shape[1])
+    return np.delete(table, target, axis=1)
+
+
+def read_npy(path: str | PathLike[str]) -> np.ndarray:
+    """The numeric array of an ``.npy`` file, never unpickled; its header is checked against the
+    file's size before anything is allocated (a header may declare any shape)."""
+    path = Path(path)
+    with open_input(path, DATA, file_problem(path)) as (file, size):
+        try:
+            version = np.lib.format.read_magic(file)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(file)
+            if dtype.hasobject:
+                raise DataError(f"{path}: holds Python objects ({dtype}); expected numbers (never unpickled)")
+            needed = math.prod(shape) * dtype.itemsize
+            if needed > size - file.tell():
+                raise DataError(f"{path}: damaged: its header declares {shape} of {dtype} ({format_size(needed)}), "
+                                f"more than the file holds")
+            file.seek(0)
+            array = np.load(file, allow_pickle=False)
+        except DataError:
+            raise
+        except Exception as exc:  # NumPy's header parser raises many kinds (ValueError, SyntaxError, ...)
+            raise DataError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
+    if array.dtype.kind not in "biuf" or array.ndim == 0:
+        raise DataError(f"{path}: an array of {array.dtype} with shape {array.shape}; expected numbers, one row per sample")
+    return array
 
 
 def make_spirals(

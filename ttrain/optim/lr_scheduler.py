@@ -66,13 +66,16 @@ class LRScheduler:
     - `needs_metric`: `step(value)` takes the monitored metric's value (``scheduler.monitor``), so
       it cannot follow a warm-up either;
     - `needs_total_steps`: the schedule is laid out over the run's length; when a config gives none
-      of `run_length_kwargs`, ttrain passes ``total_steps = trainer.epochs * batches per epoch``.
+      of `run_length_kwargs`, ttrain passes the run's length in scheduler steps (epochs, or batches
+      for ``interval: step``; less a warm-up's) as `total_steps_kwarg`; when it gives that one and
+      it differs from the run's length, ttrain warns.
     """
 
     default_interval: ClassVar[str] = "epoch"
     needs_metric: ClassVar[bool] = False
     needs_total_steps: ClassVar[bool] = False
     run_length_kwargs: ClassVar[tuple[str, ...]] = ("total_steps",)  # any of these tells the run's length
+    total_steps_kwarg: ClassVar[str] = "total_steps"  # the one ttrain fills with the run's length
 
     _is_initial = False  # True only during the step that construction performs
     _TRANSIENT = ("optimizer", "_is_initial")
@@ -198,7 +201,12 @@ class ExponentialLR(LRScheduler):
 
 class CosineAnnealingLR(LRScheduler):
     """Anneal from the base lr to `eta_min` along half a cosine over `T_max` steps (SGDR without restarts):
-    `eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2`, continuing as a cosine after."""
+    `eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2`, continuing as a cosine after.
+    From a config, `T_max` defaults to the run's length (a cosine past its end climbs back up)."""
+
+    needs_total_steps = True
+    run_length_kwargs = ("T_max",)
+    total_steps_kwarg = "T_max"
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         _check_positive_int("T_max", T_max)

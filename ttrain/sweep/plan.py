@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ttrain.config import ConfigError, ConfigIssue, load_config
+from ttrain.config.api import ConfigPaths, config_paths
 from ttrain.config.loader import OVERRIDE_PREFIX
 from ttrain.sweep.space import Distribution, Scalar, parse_assignment, parse_distribution, parse_grid_values
 
@@ -28,7 +29,7 @@ RESERVED_KEYS = ("name", "trainer.output_dir")
 class SweepPlan:
     """Everything a worker needs to run trials (plain data: it is sent to worker processes)."""
 
-    config_path: str
+    config_paths: list[str]  # merged left to right
     sets: list[str]
     grid: dict[str, list[Scalar]] | None
     params: dict[str, str] | None
@@ -122,14 +123,14 @@ def _as_options(error: ConfigError) -> ConfigError:
     return ConfigError([ConfigIssue(i.path, i.message, where(i.location), i.suggestion) for i in error.issues])
 
 
-def _check_keys(config_path: Path, sets: list[str], first_values: dict[str, Any], where: dict[str, str]) -> None:
+def _check_keys(config_paths: list[Path], sets: list[str], first_values: dict[str, Any], where: dict[str, str]) -> None:
     """Try each swept key with its first value on the config: an unknown key or unusable value is a ConfigError."""
     for key, value in first_values.items():
         if key in RESERVED_KEYS:
             raise ConfigError(ConfigIssue(key, "the sweep sets this key for every trial; it cannot be swept",
                                           where[key]))
         try:
-            load_config(config_path, [*sets, f"{key}={json.dumps(value)}"])
+            load_config(config_paths, [*sets, f"{key}={json.dumps(value)}"])
         except ConfigError as error:
             raise _located(key, where[key], error) from None
 
@@ -141,16 +142,17 @@ def _first_value(text_or_values: Any) -> Any:
     return distribution.choices[0] if distribution.kind == "choice" else distribution.low
 
 
-def make_plan(config_path: str | Path, sets: Sequence[str] = (), grid_options: Sequence[str] = (),
+def make_plan(configs: ConfigPaths, sets: Sequence[str] = (), grid_options: Sequence[str] = (),
               param_options: Sequence[str] = (), settings: Sequence[str] = ()) -> SweepPlan:
-    """Load and check the config, its `sweep:` section and the options; the plan to run.
+    """Load and check the config (one file, or several merged left to right), its `sweep:` section
+    and the options; the plan to run.
 
     `sets` are `--set` overrides for every trial; `settings` are `sweep.<key>=value` overrides
     (from `--trials`, `--monitor`, ...). Raises ConfigError for any problem, located.
     """
-    config_path = Path(config_path)
+    paths = config_paths(configs)
     try:
-        config, source = load_config(config_path, [*sets, *settings])
+        config, source = load_config(paths, [*sets, *settings])
     except ConfigError as error:
         raise _as_options(error) from None
     section = config.sweep
@@ -163,18 +165,18 @@ def make_plan(config_path: str | Path, sets: Sequence[str] = (), grid_options: S
         where = {key: str(source.locate(["sweep", "grid" if grid else "params", key])) for key in (grid or params)}
     if not grid and not params:
         raise ConfigError(ConfigIssue("", "nothing to sweep: give --grid KEY=V1,V2,... or --param KEY=DIST, "
-                                          "or a sweep: section with grid or params", str(config_path)))
+                                          "or a sweep: section with grid or params", str(paths[-1])))
     if grid and section is not None and section.trials is not None:
         raise _as_options(ConfigError(ConfigIssue("sweep.trials", "a grid runs every combination once: trials is "
                                                                   "for sampled params",
                                                   str(source.locate(["sweep", "trials"])))))
-    _check_keys(config_path, list(sets), {key: _first_value(v) for key, v in (grid or params).items()}, where)
+    _check_keys(paths, list(sets), {key: _first_value(v) for key, v in (grid or params).items()}, where)
     section_values = section.model_dump() if section is not None else {}
     checkpoint = config.checkpoint
     monitor = section_values.get("monitor") or checkpoint.monitor
     mode = section_values.get("mode") or checkpoint.mode
     return SweepPlan(
-        config_path=str(config_path), sets=list(sets), grid=grid or None, params=params or None,
+        config_paths=[str(path) for path in paths], sets=list(sets), grid=grid or None, params=params or None,
         trials=(section_values.get("trials") or DEFAULT_TRIALS) if params else 0,
         sampler=section_values.get("sampler", "tpe"), monitor=monitor, mode=mode,
         prune=section_values.get("prune", "none"), repeat_seeds=section_values.get("repeat_seeds", 1),

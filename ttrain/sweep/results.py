@@ -75,7 +75,8 @@ def sweep_summary(plan: SweepPlan, rows: list[dict[str, Any]], status: str, seco
     return finite_or_none({
         "status": status,
         "sweep_dir": plan.sweep_dir,
-        "config": plan.config_path,
+        "config": plan.config_paths[-1],  # the experiment's file (the one that names it)
+        "configs": plan.config_paths,  # every file, merged left to right
         "overrides": plan.sets,
         "storage": plan.storage,
         "study": plan.study_name,

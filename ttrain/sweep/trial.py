@@ -73,9 +73,9 @@ def run_trial(plan: SweepPlan, study: Any, trial: Any) -> str:
             run_name = f"{trial.number:04d}"
             overrides = plan.trial_overrides(values, run_name)
             if plan.repeat_seeds > 1:
-                base_seed = load_config(plan.config_path, overrides)[0].seed  # the grid may set it
+                base_seed = load_config(plan.config_paths, overrides)[0].seed  # the grid may set it
                 overrides = plan.trial_overrides(values, f"{run_name}-seed{base_seed + k}", base_seed + k)
-            config, source = load_config(plan.config_path, overrides)
+            config, source = load_config(plan.config_paths, overrides)
             reporter = TrialReporter(trial, plan.monitor, plan.mode, k * plan.epochs)
             summary = run.fit(config, source, callbacks=[reporter])
             runs.append({"seed": config.seed, "run_dir": summary["run_dir"], "value": reporter.best,

@@ -250,18 +250,49 @@ def build_loaders(config: Config, datasets: dict[str, Any], shuffle_stream: Gene
 def build_run_scheduler(config: Config, optimizer: Any, steps_per_epoch: int, source: SourceMap | None = None) -> Any:
     """The scheduler of `config.scheduler` (None without one).
 
-    A scheduler class that `needs_total_steps` and is given none of its `run_length_kwargs` gets
-    ``total_steps = trainer.epochs * steps_per_epoch``: the run's length, which only the trainer knows.
-    Its interval and monitor come resolved and checked (with file and line) by the config layer.
+    A scheduler class that `needs_total_steps` is given the run's length (`run_length`) as its
+    `total_steps_kwarg` when the config gives none of its `run_length_kwargs`; when the config
+    gives that kwarg and it differs, a ConfigWarning says so (a `trainer.epochs` override often
+    leaves it behind). Its interval and monitor come resolved and checked by the config layer.
     """
     spec = config.scheduler
     if spec is None:
         return None
     _, scheduler_class = get_registry("schedulers").load(spec.name, config.base_dir)
-    if scheduler_class.needs_total_steps and all(spec.kwargs.get(k) is None for k in scheduler_class.run_length_kwargs):
-        spec = type(spec).model_validate({**spec.model_dump(), "total_steps": config.trainer.epochs * steps_per_epoch})
+    if scheduler_class.needs_total_steps:
+        length, unit = run_length(config, steps_per_epoch)
+        key = scheduler_class.total_steps_kwarg
+        if all(spec.kwargs.get(k) is None for k in scheduler_class.run_length_kwargs):
+            spec = type(spec).model_validate({**spec.model_dump(), key: length})
+        elif spec.kwargs.get(key) is not None and spec.kwargs[key] != length:
+            _warn_run_length(spec.kwargs[key], length, unit, ("scheduler", key), source)
     with _section("scheduler", source):
         return build_scheduler(spec, optimizer, config.base_dir)
+
+
+def run_length(config: Config, steps_per_epoch: int) -> tuple[int, str]:
+    """How many times the run steps its scheduler, after any warm-up, and the unit (`epochs` or
+    `batches`): `trainer.epochs` (or `max_steps`, when it stops the run sooner) in the scheduler's interval."""
+    trainer, spec = config.trainer, config.scheduler
+    batches = trainer.epochs * steps_per_epoch
+    if trainer.max_steps is not None:
+        batches = min(batches, trainer.max_steps)
+    by_batch = spec is not None and spec.interval == "step"
+    length = batches if by_batch else math.ceil(batches / max(steps_per_epoch, 1))
+    if spec is not None and spec.warmup is not None:
+        length -= spec.warmup.iters
+    return max(length, 1), "batches" if by_batch else "epochs"
+
+
+def _warn_run_length(given: Any, length: int, unit: str, path: tuple[str, ...], source: SourceMap | None) -> None:
+    import warnings
+
+    from ttrain.config.errors import ConfigWarning
+
+    where = f"{source.locate(path)}: " if source is not None else ""
+    outcome = "ends before the run does" if given < length else "is cut short by the run's end"
+    warnings.warn(f"{where}{'.'.join(path)}: the schedule is {given} {unit} long but the run is {length} {unit}: it "
+                  f"{outcome} (leave {path[-1]} out to fit the schedule to the run)", ConfigWarning, stacklevel=2)
 
 
 def metric_names(config: Config) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import shutil
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from ttrain.config import Config, ConfigError, ConfigIssue, SourceMap, config_fr
 from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressReporter
 from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
+from ttrain.training.predictions import Predictions
 from ttrain.training.records import RunRecorder, utc_timestamp
 from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
@@ -227,56 +227,45 @@ def evaluate(
     }
 
 
-def _read_inputs(path: Path) -> np.ndarray:
-    """Inputs from an `.npz` file (its array `x`) or an IDX file (gzip or raw): at least one sample."""
-    from ttrain.data.errors import DataError
-    from ttrain.data.idx import read_idx
-    from ttrain.data.sources import read_npz_arrays
-
-    inputs = read_npz_arrays(path, ["x"])[0] if path.suffix == ".npz" else read_idx(path)
-    if len(inputs) == 0:
-        raise DataError(f"{path}: no samples to predict (its shape is {inputs.shape})")
-    return inputs
-
-
-def predict(
-    path: Path, inputs_path: Path, output: Path, overwrite: bool = False, trust_modules: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Class probabilities of a checkpoint's model for the inputs in `inputs_path`, saved to `output` (.npz).
-
-    An existing `output` is an error unless `overwrite` is true; `trust_modules`: see load_for_inference.
-    """
-    from ttrain.autograd.grad_mode import no_grad
+def predictions(path: Path, inputs: Sequence[Path], trust_modules: Sequence[str] = ()) -> Predictions:
+    """Class probabilities of a checkpoint's model for the samples in ``inputs`` (the files
+    `ttrain.data.predict_inputs` reads), normalised as its training data was. `trust_modules`: see
+    load_for_inference."""
     from ttrain.autograd.creation import from_numpy
-    from ttrain.data.dataset import check_features
-    from ttrain.data.errors import DataError
+    from ttrain.autograd.grad_mode import no_grad
+    from ttrain.data.predict_inputs import TableFormat, read_inputs
     from ttrain.nn.loss import class_probabilities
-    from ttrain.training.checkpoint import atomic_write_bytes
     from ttrain.training.experiment import build_loss
 
-    if Path(output).exists() and not overwrite:
-        raise DataError(f"{output}: already exists; not overwriting it (pass --overwrite to replace it)")
     config, model, datasets, _ = load_for_inference(path, trust_modules=trust_modules)
     reference = datasets["test"]
-    raw = _read_inputs(Path(inputs_path))
-    sample_shape = tuple(reference.features.shape[1:])
-    if raw.ndim < 1 or int(np.prod(raw.shape[1:])) != int(np.prod(sample_shape)):
-        raise DataError(f"{inputs_path}: inputs of shape {raw.shape[1:]} per sample do not match the model's data {sample_shape}")
-    raw = raw.reshape((len(raw), *sample_shape)).astype(reference.features.dtype, copy=False)
-    check_features(raw, str(inputs_path))
+    read = read_inputs(inputs, tuple(reference.features.shape[1:]), TableFormat.of(config.data.kwargs))
+    raw = read.samples.astype(reference.features.dtype, copy=False)
     features = reference.transform(raw) if reference.transform is not None else raw
     outputs = []
     with no_grad():
         for start in range(0, len(features), 1024):
             batch = np.ascontiguousarray(features[start : start + 1024], dtype=np.float32)
             outputs.append(model(from_numpy(batch)).data)
-    scores = np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
     loss_fn = build_loss(config)  # its class says what the outputs are (logits, log-probabilities, ...)
-    probabilities = class_probabilities(loss_fn, scores).astype(np.float32)
-    buffer = io.BytesIO()
-    np.savez(buffer, probabilities=probabilities, predictions=probabilities.argmax(axis=1))
-    try:
-        atomic_write_bytes(Path(output), buffer.getvalue())
-    except OSError as error:
-        raise DataError(f"{output}: cannot write the predictions: {error.strerror or error}") from None
-    return {"status": "ok", "checkpoint": str(path), "inputs": str(inputs_path), "output": str(output), "samples": len(probabilities)}
+    probabilities = class_probabilities(loss_fn, np.concatenate(outputs)).astype(np.float32)
+    return Predictions(probabilities, read.files, read.rows)
+
+
+def predict(
+    path: Path, inputs: Path | Sequence[Path], output: Path | None = None, overwrite: bool = False,
+    trust_modules: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`predictions` for the files ``inputs``, saved to ``output`` (CSV for ``.csv``, else .npz;
+    see ``ttrain.training.predictions``). An existing ``output`` is an error unless ``overwrite``;
+    None: a fresh ``<first input>.predictions[-n].npz``, never one that exists."""
+    from ttrain.training.predictions import default_output, refuse_existing, save_predictions
+
+    files = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+    if output is not None:
+        refuse_existing(output, overwrite)  # before the work, as well as when writing
+    result = predictions(path, files, trust_modules)
+    target = output if output is not None else default_output(files[0])
+    save_predictions(result, target, overwrite, claimed=output is None)
+    return {"status": "ok", "checkpoint": str(path), "inputs": " ".join(map(str, files)),
+            "files": [str(f) for f in files], "output": str(target), "samples": len(result.probabilities)}
