@@ -55,7 +55,10 @@ def fit(
 
         cfg, source = load_config(config, set_ or [])
         expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
-        console = None if quiet or not main else Console(stderr=json_output, highlight=False)
+        # Open MPI gives each rank a pseudo-terminal even when mpiexec's output goes to a pipe:
+        # plain lines then, never a live display's control codes.
+        console = None if quiet or not main else Console(
+            stderr=json_output, highlight=False, **({"force_terminal": False} if world is not None else {}))
         checkpoint = None
         if resume is not None:
             choice = run.resume_checkpoint(cfg, resume)
@@ -70,6 +73,10 @@ def fit(
             _print_summary(console, summary)
         if main:
             report_expectations(results, json_output)
+    if world is not None:
+        from ttrain.distributed.launch import drop_terminal_reset
+
+        drop_terminal_reset()
     exit_if_unmet(results)
 
 

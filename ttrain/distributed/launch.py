@@ -73,3 +73,17 @@ def init_world(environ: Mapping[str, str] | None = None) -> World | None:
         ) from None
     comm = MPI.COMM_WORLD
     return World(comm, comm.Get_rank(), comm.Get_size())
+
+
+def drop_terminal_reset() -> None:
+    """Keep colorama (imported by numba) from writing a terminal reset code at exit.
+
+    Open MPI runs every rank on a pseudo-terminal, even when mpiexec's own output is a pipe, so
+    colorama's exit hook would append `ESC[0m` to output meant for a program (`--json | jq`).
+    """
+    import atexit
+    import sys
+
+    initialise = sys.modules.get("colorama.initialise")
+    if initialise is not None and hasattr(initialise, "reset_all"):
+        atexit.unregister(initialise.reset_all)
