@@ -36,6 +36,17 @@ class SeenIds(nn.Module):
         return x
 
 
+class PidFiles(nn.Module):
+    """Identity; at its first training batch, writes the rank's process id to pid_rank<r>.txt."""
+
+    def forward(self, x):
+        if self.training and not os.path.exists(f"pid_rank{_rank()}.txt"):
+            with open(f"pid_rank{_rank()}.txt.part", "w") as out:
+                out.write(str(os.getpid()))
+            os.replace(f"pid_rank{_rank()}.txt.part", f"pid_rank{_rank()}.txt")
+        return x
+
+
 class NaNOnRank1(nn.Module):
     """Identity, until rank 1's third training batch: then NaN (the time is written to nan_at.txt)."""
 
