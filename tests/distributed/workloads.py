@@ -77,8 +77,9 @@ def write_data(folder: Path, n: int, features: int = 4, seed: int = 0) -> Path:
 
 
 def write_config(folder: Path, n: int, batch_size: int, *, layers: str | None = None, epochs: int = 2,
-                 extra: str = "", name: str = "dp") -> Path:
-    """A config over `write_data(folder, n)` (and the probes module beside it); returns its path."""
+                 trainer: str = "", extra: str = "", name: str = "dp") -> Path:
+    """A config over `write_data(folder, n)` (and the probes module beside it); returns its path.
+    `trainer`: more `trainer:` keys (`sync_batchnorm: true`); `extra`: more sections."""
     write_data(folder, n)
     (folder / "probes.py").write_text(PROBES, encoding="utf-8")
     layers = layers or "[{linear: {out_features: 16}}, tanh, {linear: {out_features: 2}}]"
@@ -88,7 +89,7 @@ def write_config(folder: Path, n: int, batch_size: int, *, layers: str | None = 
         model: {{layers: {layers}}}
         data: {{name: npz, path: data.npz, test_split: 0.2}}
         optimizer: {{name: sgd, lr: 0.1, momentum: 0.9}}
-        trainer: {{epochs: {epochs}, batch_size: {batch_size}, output_dir: runs}}
+        trainer: {{epochs: {epochs}, batch_size: {batch_size}, output_dir: runs{", " + trainer if trainer else ""}}}
         """
     path = folder / f"{name}.yaml"
     path.write_text(textwrap.dedent(text) + textwrap.dedent(extra), encoding="utf-8")
