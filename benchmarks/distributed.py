@@ -171,7 +171,8 @@ def _section(results: dict[tuple[str, int], list[dict]], repeats: int, load: tup
             lines.append(
                 f"| {model.upper()} ({runs[0]['batch']}) | {layout} | {_median(runs, 'samples_per_s'):,.0f} | "
                 f"{_median(runs, 'step_s') * 1e3:.1f} | {_median(runs, 'compute_s') * 1e3:.1f} | "
-                f"{_median(runs, 'wait_s') * 1e3:.2f} | {comm_ms:.2f} | {bytes_ / 2**20:.2f} MiB ({runs[0]['parameters']:,} float32, "
+                f"{_median(runs, 'wait_s') * 1e3:.2f} | {comm_ms:.2f} | "
+                f"{bytes_ / 2**20:.2f} MiB ({runs[0]['parameters']:,} float32, "
                 f"{runs[0]['buckets']} bucket{'s' if runs[0]['buckets'] > 1 else ''}) |")
         ratio = _median(two, "samples_per_s") / _median(one, "samples_per_s")
         lines.append(f"| {model.upper()} | 2 ranks / 1 rank | {ratio:.2f}x | | | | | |")

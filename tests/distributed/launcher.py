@@ -7,6 +7,7 @@ mpi4py or the launcher is missing or a 2-rank hello world cannot start here.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -52,6 +53,18 @@ def mpiexec(ranks: int, command: Sequence[str], cwd: Path | None = None, timeout
 def ttrain(*args: str) -> list[str]:
     """The `ttrain` command line, run by this Python."""
     return [sys.executable, "-m", "ttrain", *args]
+
+
+def fit_json(folder: Path, config: str, ranks: int, *args: str) -> dict:
+    """`ttrain fit config --json *args` in `folder`: one plain process (ranks=1) or `ranks` MPI
+    ranks; it must succeed and print exactly one JSON object on stdout, which is returned."""
+    command = ttrain("fit", config, "--json", *args)
+    if ranks == 1:
+        done = subprocess.run(command, cwd=folder, env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    else:
+        done = mpiexec(ranks, command, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # two objects (one per rank) would not parse
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,24 +11,12 @@ differently ordered sums would.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
-
-from tests.cli.helpers import subprocess_env
-from tests.distributed.launcher import mpiexec, require_mpi, ttrain
-from tests.distributed.workloads import max_difference, model_state, one_json, write_config
+from tests.distributed.launcher import fit_json, mpiexec, require_mpi, ttrain
+from tests.distributed.workloads import max_difference, model_state, write_config
 
 TOLERANCE = 2e-6
-
-
-def _single_process(config: Path) -> dict:
-    done = subprocess.run(ttrain("fit", str(config), "--json"), cwd=config.parent, env=subprocess_env(),
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return one_json(done.stdout)
 
 
 def test_two_ranks_train_as_one_process_on_the_same_global_batch(tmp_path) -> None:
@@ -37,10 +25,8 @@ def test_two_ranks_train_as_one_process_on_the_same_global_batch(tmp_path) -> No
     for folder in (one, two):
         folder.mkdir()
         write_config(folder, 200, 16)  # 160 training samples: 10 steps of 16 (8 per rank) per epoch
-    single = _single_process(one / "dp.yaml")
-    done = mpiexec(2, ttrain("fit", "dp.yaml", "--json"), cwd=two)
-    assert done.returncode == 0, done.stderr
-    parallel = one_json(done.stdout)  # one summary on stdout, from rank 0: two would not parse
+    single = fit_json(one, "dp.yaml", 1)
+    parallel = fit_json(two, "dp.yaml", 2)  # one summary on stdout, from rank 0
     assert parallel["global_step"] == single["global_step"] == 20
     assert [p.name for p in (two / "runs" / "dp").iterdir()] == ["1"]  # one run directory
     difference = max_difference(model_state(Path(single["checkpoints"]["last"])),
@@ -55,10 +41,8 @@ def test_three_oversubscribed_ranks_see_every_sample_once_per_epoch(tmp_path) ->
     layers = "[probes:SeenIds, {linear: {out_features: 16}}, tanh, {linear: {out_features: 2}}]"
     # 121 samples, 24 held out for testing: 97 to train on, 8 global batches of 12 and one of 1,
     # so ranks 1 and 2 have an empty share of each epoch's last step.
-    config = write_config(tmp_path, 121, 12, layers=layers)
-    done = mpiexec(3, ttrain("fit", config.name, "--json"), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    summary = one_json(done.stdout)
+    write_config(tmp_path, 121, 12, layers=layers)
+    summary = fit_json(tmp_path, "dp.yaml", 3)
     epochs = 2
     per_epoch: list[list[int]] = [[] for _ in range(epochs)]
     for rank in range(3):
@@ -75,7 +59,8 @@ def test_three_oversubscribed_ranks_see_every_sample_once_per_epoch(tmp_path) ->
 
     single_folder = tmp_path / "single"
     single_folder.mkdir()
-    single = _single_process(write_config(single_folder, 121, 12, layers=layers))
+    write_config(single_folder, 121, 12, layers=layers)
+    single = fit_json(single_folder, "dp.yaml", 1)
     assert summary["global_step"] == single["global_step"] == 18
     assert max_difference(model_state(Path(single["checkpoints"]["last"])),
                           model_state(Path(summary["checkpoints"]["last"]))) < TOLERANCE

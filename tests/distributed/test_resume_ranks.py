@@ -7,25 +7,17 @@ ends where an uninterrupted one does (within the summation-order tolerance of te
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import subprocess_env
-from tests.distributed.launcher import mpiexec, require_mpi, ttrain
+from tests.distributed.launcher import fit_json, require_mpi
 from tests.distributed.test_data_parallel import TOLERANCE
-from tests.distributed.workloads import max_difference, model_state, one_json, write_config
+from tests.distributed.workloads import max_difference, model_state, write_config
 
 
 def _fit(folder: Path, ranks: int, *args: str) -> dict:
-    command = ttrain("fit", "dp.yaml", "--json", *args)
-    if ranks == 1:
-        done = subprocess.run(command, cwd=folder, env=subprocess_env(), capture_output=True, text=True, timeout=120)
-    else:
-        done = mpiexec(ranks, command, cwd=folder)
-    assert done.returncode == 0, done.stderr
-    return one_json(done.stdout)
+    return fit_json(folder, "dp.yaml", ranks, *args)
 
 
 @pytest.mark.parametrize("first, then, stop_at", [(2, 1, 13), (1, 2, 7)])

@@ -3,15 +3,13 @@ with the whole global batch's, so 2 ranks then train as one process does (summat
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from tests.cli.helpers import subprocess_env
-from tests.distributed.launcher import mpiexec, require_mpi, ttrain
+from tests.distributed.launcher import fit_json, require_mpi
 from tests.distributed.test_data_parallel import TOLERANCE
-from tests.distributed.workloads import max_difference, model_state, one_json, write_config
+from tests.distributed.workloads import max_difference, model_state, write_config
 
 # Both kinds: BatchNorm2d over a 1x2x2 "image" of the 4 features, BatchNorm1d over a hidden layer.
 LAYERS = ("[{unflatten: {dim: 1, unflattened_size: [1, 2, 2]}}, batch_norm2d, flatten, "
@@ -21,13 +19,7 @@ LAYERS = ("[{unflatten: {dim: 1, unflattened_size: [1, 2, 2]}}, batch_norm2d, fl
 def _run(folder: Path, ranks: int, sync: bool) -> dict[str, np.ndarray]:
     folder.mkdir()
     config = write_config(folder, 200, 16, layers=LAYERS, trainer=f"sync_batchnorm: {str(sync).lower()}")
-    command = ttrain("fit", config.name, "--json")
-    if ranks == 1:
-        done = subprocess.run(command, cwd=folder, env=subprocess_env(), capture_output=True, text=True, timeout=120)
-    else:
-        done = mpiexec(ranks, command, cwd=folder)
-    assert done.returncode == 0, done.stderr
-    return model_state(Path(one_json(done.stdout)["checkpoints"]["last"]))
+    return model_state(Path(fit_json(folder, config.name, ranks)["checkpoints"]["last"]))
 
 
 def test_synchronised_batch_norm_trains_as_one_process_and_per_rank_does_not(tmp_path) -> None:

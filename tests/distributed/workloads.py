@@ -3,10 +3,8 @@ feature is the sample's id, a layer that records the ids it trains on, one that 
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -106,8 +104,3 @@ def max_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     """The largest absolute difference between two model states with the same names."""
     assert a.keys() == b.keys()
     return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)))) for k in a)
-
-
-def one_json(stdout: str) -> dict[str, Any]:
-    """The single JSON object a `--json` command printed (anything else on stdout fails the test)."""
-    return json.loads(stdout)

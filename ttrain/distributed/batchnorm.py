@@ -55,7 +55,8 @@ class _SyncBatchNorm:
         shape = (1, input.shape[1], *([1] * (input.ndim - 2)))
         count = int(self.world.comm.allreduce(input.data.size // input.shape[1]))
         if count < 2:
-            raise ValueError(f"{type(self).__name__}: expected more than 1 value per channel over all ranks, got {count}")
+            raise ValueError(
+                f"{type(self).__name__}: expected more than 1 value per channel over all ranks, got {count}")
         comm = self.world.comm
         mean = AllreduceSum.apply(input.sum(dim=axes, keepdim=True), comm=comm) / count
         centred = input - mean

@@ -81,7 +81,8 @@ class DataParallel:
         streams = self.world.comm.gather(default_generator().get_state(), root=0)
         progress = trainer.progress
         if progress is not None:
-            running, samples = self.reducer.reduce_running(progress.running), self.reducer.reduce_count(progress.samples)
+            running = self.reducer.reduce_running(progress.running)
+            samples = self.reducer.reduce_count(progress.samples)
         if not self.world.is_main:
             return
         with contextlib.ExitStack() as stack:

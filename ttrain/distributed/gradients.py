@@ -68,7 +68,8 @@ class GradientAllreduce(Callback):
         self.loader = loader
         self.averaged = getattr(loss_fn, "reduction", "mean") != "sum"
         self.buckets = plan_buckets([p for p in parameters if p.requires_grad], bucket_bytes)
-        self.buffers = [np.empty(sum(p.data.size for p in bucket), dtype=bucket[0].data.dtype) for bucket in self.buckets]
+        self.buffers = [np.empty(sum(p.data.size for p in bucket), dtype=bucket[0].data.dtype)
+                        for bucket in self.buckets]
         self.seconds = 0.0
         self.steps = 0
 

@@ -150,7 +150,8 @@ def checkpoint_writer(experiment: Experiment, directory: Path, save_fn: Any = No
     )
 
 
-def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None, save_fn: Any = None) -> ModelCheckpoint:
+def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None,
+                      save_fn: Any = None) -> ModelCheckpoint:
     """Give the experiment's trainer what a run directory needs: metric files, progress output on
     `console` (when given) and checkpoints (`save_fn`: see `checkpoint_writer`); returns the
     checkpoint writer. Their classes' priorities order them among the trainer's other callbacks:
