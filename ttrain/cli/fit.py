@@ -44,7 +44,7 @@ def fit(
     """
     world = _mpi_world(json_output)
     main = world is None or world.is_main
-    from ttrain.distributed.faults import abort_on_failure, rank_label
+    from ttrain.distributed.faults import abort_on_failure, rank_label, setup_stage
 
     with abort_on_failure(world), user_errors(json_output and main, "fit", rank_label(world)):
         from rich.console import Console
@@ -53,8 +53,9 @@ def fit(
         from ttrain.training import run
         from ttrain.training.expectations import add_results, expectations_for
 
-        cfg, source = load_config(config, set_ or [])
-        expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
+        with setup_stage(world):  # a bad config fails every rank alike: reported once
+            cfg, source = load_config(config, set_ or [])
+            expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
         # Open MPI gives each rank a pseudo-terminal even when mpiexec's output goes to a pipe:
         # plain lines then, never a live display's control codes.
         console = None if quiet or not main else Console(

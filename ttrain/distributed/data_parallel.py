@@ -128,9 +128,30 @@ def check_batch_splits(experiment: "Experiment", world: "World", source: "Source
             f"divides it ({', '.join(map(str, divisors))}) or change trainer.batch_size")))
 
 
+def check_batch_norm_shares(experiment: "Experiment", world: "World", source: "SourceMap | None" = None) -> None:
+    """A ConfigError when the epoch's last global batch leaves a rank fewer than 2 samples and the
+    model has batch norm: per-rank statistics of one sample cannot be computed, and a synchronised
+    batch norm would wait forever for a rank that has no sample to run forward on."""
+    from ttrain.config.errors import ConfigError, ConfigIssue
+    from ttrain.distributed.sharding import share_bounds
+    from ttrain.nn.normalization import _BatchNorm
+
+    trainer_cfg = experiment.config.trainer
+    last = len(experiment.datasets["train"]) % trainer_cfg.batch_size
+    if trainer_cfg.drop_last or last == 0 or not any(isinstance(m, _BatchNorm) for m in experiment.model.modules()):
+        return
+    smallest = min(stop - start for start, stop in (share_bounds(last, r, world.size) for r in range(world.size)))
+    if smallest < 2:
+        where = str(source.locate(["trainer", "drop_last"])) if source is not None else None
+        raise ConfigError(ConfigIssue(path="trainer.drop_last", location=where, message=(
+            f"the epoch's last batch of {last} samples leaves some of the {world.size} ranks {smallest} sample(s), "
+            "too few for batch norm; set trainer.drop_last: true or a batch size that divides the training set")))
+
+
 def make_data_parallel(experiment: "Experiment", world: "World", source: "SourceMap | None" = None) -> DataParallel:
     """Make `experiment` this rank's part of the job (see the module docstring); returns its handle."""
     check_batch_splits(experiment, world, source)
+    check_batch_norm_shares(experiment, world, source)
     config = experiment.config
     trainer_cfg = config.trainer
     datasets = experiment.datasets

@@ -37,13 +37,15 @@ def launcher_name(environ: Mapping[str, str] | None = None) -> str | None:
     return next((name for name in _SIZE_VARIABLES + _RANK_VARIABLES if name in environ), None)
 
 
-@dataclass(frozen=True)
+@dataclass
 class World:
-    """The ranks of one data-parallel job: `comm` is mpi4py's COMM_WORLD."""
+    """The ranks of one data-parallel job: `comm` is mpi4py's COMM_WORLD. `failed_everywhere`:
+    every rank failed the same setup step (`faults.agree_on_setup`): exit, no abort needed."""
 
     comm: Any
     rank: int
     size: int
+    failed_everywhere: bool = False
 
     @property
     def is_main(self) -> bool:

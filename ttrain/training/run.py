@@ -50,14 +50,17 @@ def fit(
     with `status: "ok"` as every command's success says.
     """
     started, started_at = time.perf_counter(), utc_timestamp()
-    experiment = build_experiment(config, source)
-    parallel = None
-    if world is not None:
-        from ttrain.distributed.data_parallel import make_data_parallel
+    from ttrain.distributed.faults import setup_stage
 
-        parallel = make_data_parallel(experiment, world, source)
-    # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
-    loaded = load_checkpoint(resume) if resume is not None else None
+    parallel = None
+    with setup_stage(world):  # under MPI, an error every rank meets here is reported once
+        experiment = build_experiment(config, source)
+        if world is not None:
+            from ttrain.distributed.data_parallel import make_data_parallel
+
+            parallel = make_data_parallel(experiment, world, source)
+        # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
+        loaded = load_checkpoint(resume) if resume is not None else None
     if parallel is not None and not world.is_main:
         return _follow(experiment, parallel, resume, loaded, callbacks)
     try:
