@@ -166,6 +166,9 @@ class TrainerConfig(Section):
     log_every: int = Field(50, ge=1, description="update the progress display every this many batches")
     detect_anomaly: bool = Field(
         False, description="on a non-finite loss or gradient, also name the op that produced it (slower steps)")
+    sync_batchnorm: bool = Field(
+        False, description="under MPI (mpiexec -n N), batch norm normalises with the statistics of the whole global "
+        "batch, reduced over the ranks, instead of each rank's share (default: per-rank statistics)")
 
 
 class CheckpointConfig(Section):
