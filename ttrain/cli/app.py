@@ -17,6 +17,7 @@ from ttrain.cli.compile_cmd import compile_kernels
 from ttrain.cli.evaluate import evaluate, predict
 from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
+from ttrain.cli.plot import plot
 from ttrain.cli.runs import runs
 from ttrain.cli.sweep import sweep
 
@@ -68,4 +69,5 @@ app.command("compare")(compare)
 app.command("runs")(runs)
 app.command("sweep")(sweep)
 app.command("compile")(compile_kernels)
+app.command("plot")(plot)
 app.add_typer(config_cmd.app, name="config")

@@ -166,6 +166,18 @@ class TrainerConfig(Section):
     log_every: int = Field(50, ge=1, description="update the progress display every this many batches")
     detect_anomaly: bool = Field(
         False, description="on a non-finite loss or gradient, also name the op that produced it (slower steps)")
+    loggers: list[Literal["tensorboard"]] = Field(
+        default_factory=list, description="where else the metrics go: [tensorboard] writes TensorBoard event files "
+        "into the run directory (needs the tensorboard extra)")
+    histograms: bool = Field(False, description="with the tensorboard logger, a histogram of every weight each epoch")
+    save_curves: bool = Field(
+        False, description="draw the run's loss and metric curves into <run_dir>/curves.png at the end (needs the plot extra)")
+
+    @model_validator(mode="after")
+    def _histograms_need_tensorboard(self) -> TrainerConfig:
+        if self.histograms and "tensorboard" not in self.loggers:
+            raise ValueError("histograms are written by the tensorboard logger: add loggers: [tensorboard]")
+        return self
 
 
 class CheckpointConfig(Section):

@@ -16,6 +16,7 @@ from ttrain.training.callbacks import MetricsLogger, ModelCheckpoint, ProgressRe
 from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
 from ttrain.training.records import RunRecorder, utc_timestamp
+from ttrain.training.result_outputs import check_result_extras, result_callbacks
 from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
@@ -47,6 +48,7 @@ def fit(
     """
     started, started_at = time.perf_counter(), utc_timestamp()
     experiment = build_experiment(config, source)
+    check_result_extras(config, source)
     # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
     loaded = load_checkpoint(resume) if resume is not None else None
     try:
@@ -123,6 +125,8 @@ def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None
     )
     trainer = experiment.trainer
     trainer.add_callback(MetricsLogger(run_dir))
+    for callback in result_callbacks(config, run_dir):  # TensorBoard, curves.png, when the config asks
+        trainer.add_callback(callback)
     if console is not None:
         trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every))
     trainer.add_callback(checkpoint)
