@@ -24,8 +24,20 @@ def run_colours(count: int) -> list[Any]:
     return [colormaps["turbo"](i / (count - 1)) for i in range(count)]
 
 
-def save_png(runs: Sequence[RunCurves], charts: Sequence[Panel], path: Path, title: str | None = None) -> Path:
+def save_png(runs: Sequence[RunCurves], charts: Sequence[Panel], path: Path) -> Path:
     """Draw `charts` for `runs` into the PNG `path` (written whole, then renamed into place)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        draw_figure(runs, charts).savefig(temporary, format="png", dpi=110)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def draw_figure(runs: Sequence[RunCurves], charts: Sequence[Panel]) -> Any:
+    """A matplotlib `Figure` of `charts` side by side for `runs`."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
@@ -43,7 +55,7 @@ def save_png(runs: Sequence[RunCurves], charts: Sequence[Panel], path: Path, tit
                     continue
                 split = split_of(metric)
                 splits_drawn += [split] if split not in splits_drawn else []
-                ax.plot(epochs, values, color=colour, linestyle=LINE_STYLES.get(split, "-"), linewidth=1.6,
+                ax.plot(epochs, values, label=f"{run.label} {metric}", color=colour, linestyle=LINE_STYLES.get(split, "-"), linewidth=1.6,
                         marker="o" if len(epochs) <= _MARKERS_UP_TO else None, markersize=3.5)
         ax.set_title(chart.title)
         ax.set_xlabel("epoch")
@@ -56,10 +68,4 @@ def save_png(runs: Sequence[RunCurves], charts: Sequence[Panel], path: Path, tit
     if len(splits_drawn) > 1:
         axes[0].legend(handles=[Line2D([], [], color="0.35", linestyle=LINE_STYLES.get(split, "-"), label=split)
                                 for split in splits_drawn], loc="best", fontsize="small", handlelength=3)
-    if title:
-        figure.suptitle(title)
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temporary, format="png", dpi=110)
-    temporary.replace(path)
-    return path
+    return figure

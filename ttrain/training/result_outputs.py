@@ -15,12 +15,17 @@ _NEEDS = {"tensorboard": ("trainer.loggers", "tensorboardX", "tensorboard"),
           "save_curves": ("trainer.save_curves", "matplotlib", "plot")}
 
 
+def installed(module: str) -> bool:
+    """Whether `module` can be imported (it is not imported here)."""
+    return importlib.util.find_spec(module) is not None
+
+
 def check_result_extras(config: Config, source: SourceMap | None = None) -> None:
     """A ConfigError, at the key's file and line, for an output whose package is not installed."""
     wanted = [*config.trainer.loggers, *(["save_curves"] if config.trainer.save_curves else [])]
     for option in wanted:
         key, module, extra = _NEEDS[option]
-        if importlib.util.find_spec(module) is None:
+        if not installed(module):
             where = str(source.locate(key.split("."))) if source is not None else None
             raise ConfigError(ConfigIssue(path=key, location=where, message=(
                 f"needs {module}, which is not installed: pip install 'ttrain[{extra}]'")))
