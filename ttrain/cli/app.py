@@ -19,6 +19,7 @@ from ttrain.cli.fit import fit
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.plot import plot
 from ttrain.cli.runs import runs
+from ttrain.cli.summary import summary
 from ttrain.cli.sweep import sweep
 
 app = typer.Typer(
@@ -32,7 +33,7 @@ app = typer.Typer(
 
 # Commands that run kernels: on a terminal, a first run says on stderr while they compile (off a
 # terminal, stderr stays empty on success, as CI logs expect).
-_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep")
+_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep", "summary")
 
 
 def _version(value: bool) -> None:
@@ -70,4 +71,5 @@ app.command("runs")(runs)
 app.command("sweep")(sweep)
 app.command("compile")(compile_kernels)
 app.command("plot")(plot)
+app.command("summary")(summary)
 app.add_typer(config_cmd.app, name="config")
