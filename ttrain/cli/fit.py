@@ -32,7 +32,10 @@ def fit(
              "the newest valid one among this config's runs (none: start fresh).")] = None,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object on stdout, nothing else there: the run's summary.json, or the error.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress output; only the run directory, on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also a line per step: loss, lr, samples/s.")] = False,
     expect: ExpectOption = None,
 ) -> None:
     """Train the model a config describes, evaluating every epoch and writing checkpoints.
@@ -50,7 +53,16 @@ def fit(
         expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
         console = None if quiet else Console(stderr=json_output, highlight=False)
         checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
-        summary = run.fit(cfg, source, resume=checkpoint, console=console, overrides=set_ or [])
+        if quiet and verbose:
+            raise typer.BadParameter("--quiet and --verbose ask for opposite things: give one", param_hint="-q/-v")
+        try:
+            summary = run.fit(cfg, source, resume=checkpoint, console=console, overrides=set_ or [], verbose=verbose)
+        except BaseException as error:
+            if quiet and not json_output and getattr(error, "run_dir", None) is not None:
+                print(f"run directory: {error.run_dir}", file=sys.stderr)  # type: ignore[attr-defined]
+            raise
+        if quiet and not json_output:
+            print(f"run directory: {summary['run_dir']}", file=sys.stderr)  # all -q prints: where the run went
         results = add_results(summary, expectations, summary["final"])
         if json_output:
             print_json("fit", summary)

@@ -31,12 +31,13 @@ def fit(
     console: Any = None,
     overrides: Sequence[str] = (),
     callbacks: Sequence[Any] = (),
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Train `config` into a new run directory and return its JSON-able record.
 
     `resume` is a checkpoint to continue from, exactly, from the step after it (see
     `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
-    progress output; None trains silently. `overrides` (the `--set` strings `config` was made
+    progress output (with `verbose`, a line per step too); None trains silently. `overrides` (the `--set` strings `config` was made
     with) go into the record. `callbacks` are added to the trainer as they are
     (`Trainer.add_callback`: their class's priority orders them). A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
     to the summary saves `last` and raises `TrainingInterrupted` naming it.
@@ -58,7 +59,7 @@ def fit(
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
             f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-    checkpoint = add_run_callbacks(experiment, run_dir, console)
+    checkpoint = add_run_callbacks(experiment, run_dir, console, verbose)
     trainer = experiment.trainer
     for callback in callbacks:
         trainer.add_callback(callback)
@@ -108,9 +109,9 @@ def _record_failure(recorder: RunRecorder, error: BaseException, trainer: Traine
         error.run_dir = recorder.run_dir  # type: ignore[attr-defined]
 
 
-def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None) -> ModelCheckpoint:
+def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None, verbose: bool = False) -> ModelCheckpoint:
     """Give the experiment's trainer what a run directory needs: metric files, progress output on
-    `console` (when given) and checkpoints; returns the checkpoint writer. Their classes' priorities
+    `console` (when given; `verbose`: a line per step) and checkpoints; returns the checkpoint writer. Their classes' priorities
     order them among the trainer's other callbacks: the checkpoint writer runs last."""
     config = experiment.config
     checkpoint = ModelCheckpoint(
@@ -128,7 +129,7 @@ def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None
     for callback in result_callbacks(config, run_dir):  # TensorBoard, curves.png, when the config asks
         trainer.add_callback(callback)
     if console is not None:
-        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every))
+        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every, verbose=verbose))
     trainer.add_callback(checkpoint)
     return checkpoint
 
