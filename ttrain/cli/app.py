@@ -26,7 +26,7 @@ app = typer.Typer(
     name="ttrain",
     help="Config-driven training toolkit with its own autograd engine.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command and group inherits it
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain Click help: loading Rich's formatter would double `ttrain --help`'s time
 )

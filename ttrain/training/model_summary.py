@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ttrain.nn.summary import ModelSummary, summarize
-
-CHECKPOINT_SUFFIX = ".safetensors"
+from ttrain.training.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
 
 
 def summarize_source(path: Path, overrides: Sequence[str] = ()) -> ModelSummary:
