@@ -59,7 +59,7 @@ def fit(
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
             f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-    checkpoint = add_run_callbacks(experiment, run_dir, console, verbose)
+    checkpoint = add_run_callbacks(experiment, run_dir, console, verbose=verbose)
     trainer = experiment.trainer
     for callback in callbacks:
         trainer.add_callback(callback)
