@@ -88,6 +88,8 @@ def test_a_checkpoint_is_summarised_from_its_embedded_config_and_weights(write_c
     model_sizes = sum(array.size for name, array in stored.items() if name.startswith("model."))
     assert described["parameters"]["total"] == model_sizes
     assert described == {**summary_json(cli, config), "source": str(checkpoint)}
+    refused = cli("summary", checkpoint, "--set", "seed=1")
+    assert refused.exit_code == 2 and "--set applies to configs" in refused.stderr
     lstm = next(row for row in described["layers"] if row["kind"] == "LSTMLayer")
     # 28 steps of 4 gates x 16 units over 28 inputs and 16 hidden values
     assert lstm["flops"] == 2 * 28 * (4 * 16 * 28 + 4 * 16 * 16)

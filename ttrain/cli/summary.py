@@ -26,8 +26,11 @@ def summary(
     Shapes come from one forward pass on one sample of the config's data.
     """
     with user_errors(json_output, "summary"):
-        from ttrain.training.model_summary import summarize_source
+        from ttrain.training.model_summary import CHECKPOINT_SUFFIX, summarize_source
 
+        if set_ and source.suffix == CHECKPOINT_SUFFIX:
+            raise typer.BadParameter("a checkpoint's model is summarised as it was trained; --set applies to configs",
+                                     param_hint="--set")
         described = summarize_source(source, set_ or [])
         if json_output:
             print_json("summary", {"status": "ok", "source": str(source), **described.to_json()})
