@@ -105,3 +105,20 @@ def test_set_overrides_a_config_and_bad_input_exits_2(write_config, cli, tmp_pat
     assert_fails(cli("summary", tmp_path / "broken.safetensors"), 2, "broken.safetensors")
     result = cli("summary", tmp_path / "missing.yaml", "--json")
     assert result.exit_code == 2 and json.loads(result.stdout)["status"] == "error"
+
+
+def test_the_table_fits_a_narrow_terminal_and_folds_long_names() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ttrain.cli.output import print_table
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=40, force_terminal=True, color_system=None)
+    print_table(("layer", "type", "output shape", "params"),
+                [["classifier.backbone.0", "Conv2d", "(N, 32, 26, 26)", "1,179,776"]], console)
+    lines = buffer.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 40
+    assert "…" not in buffer.getvalue()  # folded over lines, never cut
+    assert "".join(line.split("│")[1].strip() for line in lines[4:-1]) == "classifier.backbone.0"
