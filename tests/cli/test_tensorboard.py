@@ -104,3 +104,13 @@ def test_logging_to_tensorboard_never_imports_torch(write_config, out_dir) -> No
                           timeout=120)
     assert done.stdout.split()[-2:] == ["0", "False"], done.stderr
     assert list(out_dir.glob("*/1/events.out.tfevents.*"))
+
+
+def test_a_resumed_run_writes_the_epochs_it_continues_from_too(write_config, fit_json) -> None:
+    config = write_config()
+    first = fit_json(config, *TENSORBOARD, "--set", "trainer.epochs=1")
+    resumed = fit_json(config, *TENSORBOARD, "--resume", first["checkpoints"]["last"])
+    logged = summaries(Path(resumed["run_dir"]))
+    assert [value for _, value in logged["epoch"]] == [1, 2]
+    assert [step for step, _ in logged["val/loss"]] == [6, 12]
+    assert logged["val/loss"][0][1] == pytest.approx(first["final"]["val.loss"], rel=1e-6)
