@@ -72,6 +72,14 @@ def test_metric_picks_one_curve_and_an_unknown_one_names_the_closest(two_runs: P
 def test_a_path_without_runs_or_a_non_png_output_is_bad_input(two_runs: Path, cli, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert_fails(cli("plot", tmp_path / "empty"), 2, "not a run directory")
+    failed = two_runs / "3"  # a run that failed before its first epoch: no curve, left out of a folder's plot
+    failed.mkdir()
+    (failed / "config.yaml").write_text("name: spirals\n")
+    (failed / "metrics.jsonl").write_text("")
+    assert_fails(cli("plot", failed), 2, "no run there has logged an epoch")
+    from ttrain.plot import read_runs
+
+    assert [run.run_dir.name for run in read_runs([two_runs])] == ["1", "2"]
     assert_fails(cli("plot", tmp_path / "missing"), 2, "missing")
     result = cli("plot", two_runs, "-o", tmp_path / "curves.pdf")
     assert result.exit_code == 2 and "PNG" in result.stderr

@@ -32,8 +32,8 @@ def fit_in_terminal(config: Path, out_dir: Path, *args: str, columns: int = 120,
     """`ttrain fit` in a pseudo-terminal `columns` wide: its exit code and everything it wrote."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    environment = {**subprocess_env(), "TERM": "xterm-256color", "COLUMNS": str(columns), **env}
-    environment.pop("NO_COLOR", None) if "NO_COLOR" not in env else None
+    environment = {k: v for k, v in subprocess_env().items() if k != "NO_COLOR"}  # only where a test sets it
+    environment.update({"TERM": "xterm-256color", "COLUMNS": str(columns), **env})
     process = subprocess.Popen(
         [sys.executable, "-m", "ttrain", "fit", str(config), "--set", f"trainer.output_dir={out_dir}", *args],
         stdin=slave, stdout=slave, stderr=slave, env=environment, close_fds=True)

@@ -45,7 +45,8 @@ def read_runs(paths: Sequence[Path]) -> list[RunCurves]:
     """The runs under `paths` (run directories, folders of runs, sweep directories), labelled by the
     config keys that differ between them (`optimizer.lr=0.01`), else by their folders.
 
-    A path that holds no run, or a run that logged no epoch, is a DataError naming it."""
+    Runs that logged no epoch (one that failed at its first step) have no curve and are left out;
+    a path that holds no run, or none with an epoch, is a DataError naming it."""
     from ttrain.training.records import find_run_dirs, read_history, read_run
 
     found: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]] = []
@@ -53,11 +54,10 @@ def read_runs(paths: Sequence[Path]) -> list[RunCurves]:
         run_dirs = find_run_dirs(Path(path)) if Path(path).is_dir() else []
         if not run_dirs:
             raise DataError(f"{path}: not a run directory, nor a folder holding runs")
-        for run_dir in run_dirs:
-            history = read_history(run_dir)
-            if not history:
-                raise DataError(f"{run_dir}: no epoch logged yet (metrics.jsonl is empty or missing)")
-            found.append((run_dir, read_run(run_dir).get("config") or {}, history))
+        with_epochs = [(run_dir, history) for run_dir in run_dirs if (history := read_history(run_dir))]
+        if not with_epochs:
+            raise DataError(f"{path}: no run there has logged an epoch yet (metrics.jsonl is empty or missing)")
+        found += [(run_dir, read_run(run_dir).get("config") or {}, history) for run_dir, history in with_epochs]
     labels = _labels([run_dir for run_dir, _, _ in found], [config for _, config, _ in found])
     return [RunCurves(label, run_dir, history) for label, (run_dir, _, history) in zip(labels, found)]
 
