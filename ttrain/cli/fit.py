@@ -43,6 +43,8 @@ def fit(
     `--expect` is checked against the final epoch's record (its train, val and test metrics).
     """
     with user_errors(json_output, "fit"):
+        if quiet and verbose:
+            raise typer.BadParameter("--quiet and --verbose ask for opposite things: give one", param_hint="-q/-v")
         from rich.console import Console
 
         from ttrain.config import load_config, logged_metrics
@@ -53,8 +55,6 @@ def fit(
         expectations = expectations_for(expect or [], logged_metrics(cfg))  # before a run directory exists
         console = None if quiet else Console(stderr=json_output, highlight=False)
         checkpoint = _report_resume_choice(run.resume_checkpoint(cfg, resume), resume) if resume is not None else None
-        if quiet and verbose:
-            raise typer.BadParameter("--quiet and --verbose ask for opposite things: give one", param_hint="-q/-v")
         try:
             summary = run.fit(cfg, source, resume=checkpoint, console=console, overrides=set_ or [], verbose=verbose)
         except BaseException as error:

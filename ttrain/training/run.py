@@ -37,8 +37,8 @@ def fit(
 
     `resume` is a checkpoint to continue from, exactly, from the step after it (see
     `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
-    progress output (with `verbose`, a line per step too); None trains silently. `overrides` (the `--set` strings `config` was made
-    with) go into the record. `callbacks` are added to the trainer as they are
+    progress output (with `verbose`, a line per step too); None trains silently. `overrides` (the
+    `--set` strings `config` was made with) go into the record. `callbacks` are added to the trainer as they are
     (`Trainer.add_callback`: their class's priority orders them). A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
     to the summary saves `last` and raises `TrainingInterrupted` naming it.
 
@@ -109,10 +109,12 @@ def _record_failure(recorder: RunRecorder, error: BaseException, trainer: Traine
         error.run_dir = recorder.run_dir  # type: ignore[attr-defined]
 
 
-def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None, verbose: bool = False) -> ModelCheckpoint:
-    """Give the experiment's trainer what a run directory needs: metric files, progress output on
-    `console` (when given; `verbose`: a line per step) and checkpoints; returns the checkpoint writer. Their classes' priorities
-    order them among the trainer's other callbacks: the checkpoint writer runs last."""
+def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None,
+                      verbose: bool = False) -> ModelCheckpoint:
+    """Give the experiment's trainer what a run directory needs: metric files, the outputs the
+    config asks for (TensorBoard, curves.png), progress output on `console` (when given;
+    `verbose`: a line per step) and checkpoints; returns the checkpoint writer. Their classes'
+    priorities order them among the trainer's other callbacks: the checkpoint writer runs last."""
     config = experiment.config
     checkpoint = ModelCheckpoint(
         run_dir / "checkpoints",
