@@ -64,6 +64,12 @@ def test_metric_picks_one_curve_and_an_unknown_one_names_the_closest(two_runs: P
 
     assert [(p.title, p.metrics) for p in panels(read_runs([two_runs]), ["val.accuracy", "loss"])] == [
         ("val.accuracy", ("val.accuracy",)), ("loss", ("train.loss", "val.loss"))]
+    from ttrain.plot.png import draw_figure
+
+    runs = read_runs([two_runs])
+    one_split = draw_figure(runs, panels(runs, ["val.accuracy", "lr"]))
+    assert one_split.axes[0].get_legend() is None  # no line-style key: one split only (lr is none)
+    assert [t.get_text() for t in one_split.legends[0].get_texts()] == ["optimizer.lr=0.1", "optimizer.lr=0.02"]
     result = cli("plot", two_runs, "--metric", "val.acuracy", "-o", tmp_path / "x.png")
     assert_fails(result, 2, "val.acuracy", "did you mean 'val.accuracy'")
     assert not (tmp_path / "x.png").exists()

@@ -54,7 +54,7 @@ def draw_figure(runs: Sequence[RunCurves], charts: Sequence[Panel]) -> Any:
                 if not epochs:
                     continue
                 split = split_of(metric)
-                splits_drawn += [split] if split not in splits_drawn else []
+                splits_drawn += [split] if split in LINE_STYLES and split not in splits_drawn else []
                 ax.plot(epochs, values, label=f"{run.label} {metric}", color=colour, linestyle=LINE_STYLES.get(split, "-"), linewidth=1.6,
                         marker="o" if len(epochs) <= _MARKERS_UP_TO else None, markersize=3.5)
         ax.set_title(chart.title)
@@ -62,10 +62,11 @@ def draw_figure(runs: Sequence[RunCurves], charts: Sequence[Panel]) -> Any:
         ax.set_ylabel(chart.title)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    # Runs (colours) in one legend under the charts; the splits (line styles) in a key in the first chart.
+    # Runs (colours) in one legend under the charts; the splits (line styles), when more than one
+    # is drawn, in a key in the first chart.
     runs_key = [Line2D([], [], color=colour, linewidth=2.5, label=run.label) for colour, run in zip(colours, runs)]
     figure.legend(handles=runs_key, loc="outside lower center", ncols=min(len(runs_key), 3), frameon=False)
     if len(splits_drawn) > 1:
-        axes[0].legend(handles=[Line2D([], [], color="0.35", linestyle=LINE_STYLES.get(split, "-"), label=split)
+        axes[0].legend(handles=[Line2D([], [], color="0.35", linestyle=LINE_STYLES[split], label=split)
                                 for split in splits_drawn], loc="best", fontsize="small", handlelength=3)
     return figure

@@ -44,7 +44,7 @@ def render(runs: Sequence[RunCurves], charts: Sequence[Panel], width: int, heigh
                 if not epochs:
                     continue
                 split = split_of(metric)
-                splits_drawn += [split] if split not in splits_drawn else []
+                splits_drawn += [split] if split in MARKERS and split not in splits_drawn else []
                 if colour:
                     marker = plotext.marker(MARKERS.get(split, "hd"), COLOURS[index % len(COLOURS)])
                 else:
@@ -66,7 +66,7 @@ def _colour_key(runs: Sequence[RunCurves], splits: Sequence[str]) -> str:
 
     lines = [f"{plotext.colorize('■', COLOURS[i % len(COLOURS)]).string()} {run.label}" for i, run in enumerate(runs)]
     if len(splits) > 1:
-        lines.append("   ".join(f"{_KEY_SYMBOLS.get(split, '▚')} {split}" for split in splits))
+        lines.append("   ".join(f"{_KEY_SYMBOLS[split]} {split}" for split in splits))
     return "\n".join(lines)
 
 
