@@ -79,7 +79,7 @@ def test_a_bad_logger_or_histograms_without_one_is_a_config_error_at_its_line(wr
     assert_fails(cli("fit", bad, "--set", f"trainer.output_dir={out_dir}"), 2, "bad.yaml:24", "trainer.loggers",
                  "tensorboard")
     lonely = write_config(SPIRALS + "  histograms: true\n", name="lonely.yaml")
-    assert_fails(cli("fit", lonely, "--set", f"trainer.output_dir={out_dir}"), 2, "lonely.yaml:", "histograms",
+    assert_fails(cli("fit", lonely, "--set", f"trainer.output_dir={out_dir}"), 2, "lonely.yaml:24", "trainer.histograms",
                  "loggers: [tensorboard]")
     assert not out_dir.exists()
 

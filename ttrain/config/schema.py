@@ -25,6 +25,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -173,11 +174,13 @@ class TrainerConfig(Section):
     save_curves: bool = Field(
         False, description="draw the run's loss and metric curves into <run_dir>/curves.png at the end (needs the plot extra)")
 
-    @model_validator(mode="after")
-    def _histograms_need_tensorboard(self) -> TrainerConfig:
-        if self.histograms and "tensorboard" not in self.loggers:
+    @field_validator("histograms")
+    @classmethod
+    def _histograms_need_tensorboard(cls, value: bool, info: ValidationInfo) -> bool:
+        # A field validator (loggers, declared above, is validated first): the error names this key's line.
+        if value and "tensorboard" not in info.data.get("loggers", ["tensorboard"]):
             raise ValueError("histograms are written by the tensorboard logger: add loggers: [tensorboard]")
-        return self
+        return value
 
 
 class CheckpointConfig(Section):
