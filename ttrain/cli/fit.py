@@ -38,7 +38,10 @@ def fit(
              "the newest valid one among this config's runs (none: start fresh).")] = None,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object on stdout, nothing else there: the run's summary.json, or the error.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress output; only the run directory, on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also a line per step: loss, lr, samples/s.")] = False,
     expect: ExpectOption = None,
 ) -> None:
     """Train the model a config describes, evaluating every epoch and writing checkpoints.
@@ -53,6 +56,8 @@ def fit(
     from ttrain.distributed.faults import abort_on_failure, rank_label, setup_stage
 
     with abort_on_failure(world), user_errors(json_output and main, "fit", rank_label(world)):
+        if quiet and verbose:
+            raise typer.BadParameter("--quiet and --verbose ask for opposite things: give one", param_hint="-q/-v")
         from rich.console import Console
 
         from ttrain.config import load_config, logged_metrics
@@ -70,7 +75,16 @@ def fit(
         if resume is not None:
             choice = run.resume_checkpoint(cfg, resume)
             checkpoint = _report_resume_choice(choice, resume) if main else choice.path
-        summary = run.fit(cfg, source, resume=checkpoint, console=console, overrides=set_ or [], world=world)
+        tell_run_dir = quiet and not json_output and main
+        try:
+            summary = run.fit(cfg, source, resume=checkpoint, console=console, overrides=set_ or [], world=world,
+                              verbose=verbose)
+        except BaseException as error:
+            if tell_run_dir and getattr(error, "run_dir", None) is not None:
+                print(f"run directory: {error.run_dir}", file=sys.stderr)  # type: ignore[attr-defined]
+            raise
+        if tell_run_dir:
+            print(f"run directory: {summary['run_dir']}", file=sys.stderr)  # all -q prints: where the run went
         results = add_results(summary, expectations, summary["final"])
         if not main:
             pass  # rank 0 reports for the job

@@ -16,6 +16,7 @@ from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
 from ttrain.training.predictions import Predictions
 from ttrain.training.records import RunRecorder, utc_timestamp
+from ttrain.training.result_outputs import check_result_extras, result_callbacks
 from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
@@ -31,6 +32,7 @@ def fit(
     overrides: Sequence[str] = (),
     callbacks: Sequence[Any] = (),
     world: Any = None,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Train `config` into a new run directory and return its JSON-able record.
 
@@ -39,8 +41,8 @@ def fit(
 
     `resume` is a checkpoint to continue from, exactly, from the step after it (see
     `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
-    progress output; None trains silently. `overrides` (the `--set` strings `config` was made
-    with) go into the record. `callbacks` are added to the trainer as they are
+    progress output (with `verbose`, a line per step too); None trains silently. `overrides` (the
+    `--set` strings `config` was made with) go into the record. `callbacks` are added to the trainer as they are
     (`Trainer.add_callback`: their class's priority orders them). A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
     to the summary saves `last` and raises `TrainingInterrupted` naming it.
 
@@ -55,6 +57,7 @@ def fit(
     parallel = None
     with setup_stage(world):  # under MPI, an error every rank meets here is reported once
         experiment = build_experiment(config, source)
+        check_result_extras(config, source)
         if world is not None:
             from ttrain.distributed.data_parallel import make_data_parallel
 
@@ -70,7 +73,8 @@ def fit(
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
             f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-    checkpoint = add_run_callbacks(experiment, run_dir, console, parallel.save if parallel is not None else None)
+    checkpoint = add_run_callbacks(experiment, run_dir, console, parallel.save if parallel is not None else None,
+                                   verbose=verbose)
     trainer = experiment.trainer
     for callback in callbacks:
         trainer.add_callback(callback)
@@ -154,17 +158,20 @@ def checkpoint_writer(experiment: Experiment, directory: Path, save_fn: Any = No
 
 
 def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None,
-                      save_fn: Any = None) -> ModelCheckpoint:
-    """Give the experiment's trainer what a run directory needs: metric files, progress output on
-    `console` (when given) and checkpoints (`save_fn`: see `checkpoint_writer`); returns the
+                      save_fn: Any = None, verbose: bool = False) -> ModelCheckpoint:
+    """Give the experiment's trainer what a run directory needs: metric files, the outputs the
+    config asks for (TensorBoard, curves.png), progress output on `console` (when given;
+    `verbose`: a line per step) and checkpoints (`save_fn`: see `checkpoint_writer`); returns the
     checkpoint writer. Their classes' priorities order them among the trainer's other callbacks:
     the checkpoint writer runs last."""
     config = experiment.config
     checkpoint = checkpoint_writer(experiment, run_dir / "checkpoints", save_fn)
     trainer = experiment.trainer
     trainer.add_callback(MetricsLogger(run_dir))
+    for callback in result_callbacks(config, run_dir):  # TensorBoard, curves.png, when the config asks
+        trainer.add_callback(callback)
     if console is not None:
-        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every))
+        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every, verbose=verbose))
     trainer.add_callback(checkpoint)
     return checkpoint
 
