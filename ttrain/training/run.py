@@ -73,8 +73,8 @@ def fit(
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
             f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-    checkpoint = add_run_callbacks(experiment, run_dir, console, parallel.save if parallel is not None else None,
-                                   verbose=verbose)
+    checkpoint = add_run_callbacks(experiment, run_dir, console,
+                                   save_fn=parallel.save if parallel is not None else None, verbose=verbose)
     trainer = experiment.trainer
     for callback in callbacks:
         trainer.add_callback(callback)
