@@ -24,6 +24,8 @@ a @ a  # BLAS loaded and threaded as the environment says
 print(blas_threads())
 for_each_chunk(8, 2, lambda i, j: None)  # a parallel run on 2 threads
 print(blas_threads())
+from ttrain.autograd import parallel
+print(parallel._split is not None)  # the ops' large products now split over the pool
 """
 
 
@@ -34,7 +36,8 @@ def test_after_the_first_parallel_kernel_blas_runs_on_one_thread() -> None:
     env.pop("NUMBA_DISABLE_JIT", None)
     result = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    before, after = result.stdout.splitlines()
+    before, after, split = result.stdout.splitlines()
     assert before != "[]" and set(eval(before)) == {2}
     assert set(eval(after)) == {1}
+    assert split == "True"
 

@@ -7,7 +7,8 @@ the kernels compile once: a `prange` body calling them compiled them again, seve
 the first run. The pool is as wide as Numba's thread setting (`numba.set_num_threads`).
 
 From the first parallel run on, BLAS runs single-threaded (`_blas_off_the_kernel_threads`), so the
-threads at work never outnumber the pool.
+threads at work never outnumber the pool; from then on the large matrix products and elementwise
+passes of the ops (`ttrain.autograd.parallel`) are split over this pool instead (`split_rows`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+
+from ttrain.autograd import parallel
 
 _pool: ThreadPoolExecutor | None = None
 _pool_width = 0
@@ -50,6 +53,7 @@ def _blas_off_the_kernel_threads() -> None:
     except ImportError:
         return
     threadpool_limits(limits=1, user_api="blas")  # applies now and stays: no `with`
+    parallel.install(split_rows)  # the ops' large products now split over this pool instead
 
 
 def even_chunk(n: int) -> int:
@@ -73,3 +77,9 @@ def for_each_chunk(n: int, chunk: int, task: Callable[[int, int], None]) -> None
         _blas_off_the_kernel_threads()
     for future in [_executor(width).submit(task, start, stop) for start, stop in bounds]:
         future.result()  # re-raises a task's exception here
+
+
+def split_rows(n: int, task: Callable[[int, int], None]) -> None:
+    """Call task(start, stop) on one contiguous share of range(n) per pool thread, in parallel: for
+    NumPy calls that release the GIL (BLAS products, ufuncs), where bigger pieces run faster."""
+    for_each_chunk(n, max(1, -(-n // numba.get_num_threads())), task)
