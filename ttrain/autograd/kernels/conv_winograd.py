@@ -214,7 +214,8 @@ def winograd_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     o = weight.shape[0]
     ho, wo = h + 2 * ph - 2, w + 2 * pw - 2
     th, tw = _tiles(ho, wo)
-    u = np.einsum("ai,ocij,bj->aboc", _G, weight.astype(np.float64), _G).reshape(16, o, c).astype(x.dtype)
+    # U = G w G^T per channel pair, as two batched products (a 3-operand einsum took ~0.6 ms here)
+    u = (_G @ weight.astype(np.float64) @ _G.T).transpose(2, 3, 0, 1).reshape(16, o, c).astype(x.dtype)
     b = np.zeros(o, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     y = np.empty((n, o, ho, wo), dtype=x.dtype)
     for_each_chunk(n, _chunk(n, c, th * tw, x.itemsize),
@@ -238,5 +239,5 @@ def winograd_grad_weight(grad_output: np.ndarray, x: np.ndarray, ph: int, pw: in
     partials = np.empty((-(-n // chunk), 16, c, o), dtype=x.dtype)
     for_each_chunk(n, chunk, lambda i, j: _weight_grad_chunk(x[i:j], grad_output[i:j], ph, pw, th, tw, partials[i // chunk]))
     z = partials.sum(axis=0)  # chunk by chunk, in order
-    dw = np.einsum("ai,abco,bj->ocij", _G, z.reshape(4, 4, c, o).astype(np.float64), _G)
+    dw = (_G.T @ z.reshape(4, 4, c, o).astype(np.float64).transpose(3, 2, 0, 1) @ _G)  # (O, C, 3, 3)
     return dw.astype(x.dtype)
