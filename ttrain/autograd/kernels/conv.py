@@ -327,6 +327,24 @@ def conv2d_forward(
     x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) or None, all float32 or all
     float64; padding is explicit (ints; the caller resolves "same"). Returns (N, O, Ho, Wo).
     """
+    return _forward(x, weight, bias, stride, padding, dilation, groups, False)[0]
+
+
+def conv2d_forward_keeping(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, object]:
+    """`conv2d_forward`, plus what the weight gradient can reuse (`conv2d_backward`'s `kept`):
+    Winograd's transformed input, or None. For a training step that will need the weight gradient."""
+    return _forward(x, weight, bias, stride, padding, dilation, groups, True)
+
+
+def _forward(x, weight, bias, stride, padding, dilation, groups, keep):  # noqa: ANN001, ANN202
     s = conv2d_shape(x, weight, bias, stride, padding, dilation, groups)
     x = np.ascontiguousarray(x)
     weight = np.ascontiguousarray(weight)
@@ -337,10 +355,10 @@ def conv2d_forward(
         xp = _padded_input(x, s)
         args = (s.groups, win.sh, win.sw, win.dh, win.dw, pad.wg, pad.wp)
         for_each_chunk(s.n, even_chunk(s.n), lambda i, j: _direct_forward(xp[i:j], weight, b, *args, y[i:j]))
-        return y
+        return y, None
     if _uses_winograd(s):
-        return winograd_forward(x, weight, bias, s.win.ph, s.win.pw)
-    return _gemm_forward(x, weight, bias, s)
+        return winograd_forward(x, weight, bias, s.win.ph, s.win.pw, keep_tiles=keep)
+    return _gemm_forward(x, weight, bias, s), None
 
 
 def conv2d_backward(
@@ -352,11 +370,12 @@ def conv2d_backward(
     dilation: IntPair = 1,
     groups: int = 1,
     needs: tuple[bool, bool, bool] = (True, True, True),
+    kept: object = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Gradients of `conv2d_forward` for the given output gradient.
 
     Returns (grad_input, grad_weight, grad_bias); an entry is None where `needs` (same order)
-    says it is not wanted.
+    says it is not wanted. `kept`: what `conv2d_forward_keeping` returned for this x and weight.
     """
     s = conv2d_shape(x, weight, None, stride, padding, dilation, groups, op="conv2d backward")
     check_float_array("conv2d backward", "grad_output", grad_output, 4)
@@ -385,7 +404,7 @@ def conv2d_backward(
             for_each_chunk(s.o, even_chunk(s.o), lambda i, j: _direct_grad_weight(xp, gy, s.groups, i, *args, dw[i:j]))
     elif _uses_winograd(s):
         dx = winograd_grad_input(gy, weight, s.win.ph, s.win.pw) if need_dx else None
-        dw = winograd_grad_weight(gy, x, s.win.ph, s.win.pw) if need_dw else None
+        dw = winograd_grad_weight(gy, x, s.win.ph, s.win.pw, kept) if need_dw else None
     elif need_dx or need_dw:
         dx, dw = _gemm_backward(gy, x, weight, s, need_dx, need_dw)
     db = gy.reshape(s.n, s.o, -1).sum(axis=0).sum(axis=1) if need_db else None  # 2x faster than one sum
