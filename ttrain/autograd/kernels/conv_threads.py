@@ -4,7 +4,8 @@ The chunk kernels are Numba functions compiled with nogil=True, so the threads r
 parallel. Compared with a Numba `prange` loop, the threads block instead of spinning when idle
 (spinning workers took cores from BLAS threads and other processes on this 2-core machine), and
 the kernels compile once: a `prange` body calling them compiled them again, several seconds on
-the first run. The pool is as wide as Numba's thread setting (`numba.set_num_threads`).
+the first run. The pool's threads and the calling thread are as many as Numba's thread setting
+(`numba.set_num_threads`).
 
 From the first parallel run on, BLAS runs single-threaded (`_blas_off_the_kernel_threads`), so the
 threads at work never outnumber the pool; from then on the large matrix products and elementwise
@@ -13,6 +14,7 @@ passes of the ops (`ttrain.autograd.parallel`) are split over this pool instead 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -68,17 +70,33 @@ def for_each_chunk(n: int, chunk: int, task: Callable[[int, int], None]) -> None
     """Call task(start, stop) for each chunk [start, stop) of range(n), in parallel.
 
     Each call must write only its own part of the outputs; the order of calls is not fixed.
+    The calling thread works too, beside width - 1 pool threads, and every thread takes the next
+    chunk not yet taken: one task handed to each pool thread per call, not one per chunk (a
+    handed-out task costs the caller ~30 us: ~3 ms of serial work a MNIST CNN step on 2 threads).
     """
     bounds = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-    width = min(numba.get_num_threads(), len(bounds))
+    threads = numba.get_num_threads()
+    width = min(threads, len(bounds))
     if width <= 1:
         for start, stop in bounds:
             task(start, stop)
         return
     if not _blas_limited:
         _blas_off_the_kernel_threads()
-    for future in [_executor(width).submit(task, start, stop) for start, stop in bounds]:
-        future.result()  # re-raises a task's exception here
+    take = itertools.count().__next__  # atomic under the GIL: each chunk is taken once
+
+    def work() -> None:
+        k = take()
+        while k < len(bounds):
+            task(*bounds[k])
+            k = take()
+
+    helpers = [_executor(threads - 1).submit(work) for _ in range(width - 1)]
+    try:
+        work()
+    finally:
+        for future in helpers:
+            future.result()  # waits for every helper; re-raises a helper's exception
 
 
 def split_rows(n: int, task: Callable[[int, int], None]) -> None:
