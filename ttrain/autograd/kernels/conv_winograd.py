@@ -226,7 +226,8 @@ def winograd_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     ho, wo = h + 2 * ph - 2, w + 2 * pw - 2
     th, tw = _tiles(ho, wo)
     # U = G w G^T per channel pair, as two batched products (a 3-operand einsum took ~0.6 ms here)
-    u = (_G @ weight.astype(np.float64) @ _G.T).transpose(2, 3, 0, 1).reshape(16, o, c).astype(x.dtype)
+    # (C order: a strided u would compile every kernel it reaches a second time)
+    u = (_G @ weight.astype(np.float64) @ _G.T).transpose(2, 3, 0, 1).reshape(16, o, c).astype(x.dtype, order="C")
     b = np.zeros(o, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     y = np.empty((n, o, ho, wo), dtype=x.dtype)
     # Kept tiles are cut as the weight gradient cuts its chunks (the split never changes y's bits).
