@@ -25,6 +25,7 @@ from ttrain.autograd import parallel
 from ttrain.autograd.kernels.heap import keep_freed_blocks
 
 keep_freed_blocks()  # a CNN's multi-MB arrays reuse freed pages from step to step (see heap.py)
+
 _pool: ThreadPoolExecutor | None = None
 _pool_width = 0
 _pool_lock = threading.Lock()
