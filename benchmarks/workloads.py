@@ -73,7 +73,7 @@ def tasks_for(workloads: list[str], torch: bool = True) -> list[Task]:
         tasks.append(Task("cnn", "CNN of configs/mnist_cnn.yaml train (Adam 1e-3, dropout on)",
                           "cnn", True, 64, 6, 2, ("ttrain", *theirs), target=1.2))
     if "lenet" in workloads:
-        tasks.append(Task("lenet", "LeNet-style CNN train (unpadded 3x3 convs 32, 64, each + max-pool; FC 128; Adam 1e-3)",
+        tasks.append(Task("lenet", "LeNet-style CNN train (3x3 convs 32, 64 unpadded, each + max-pool; FC 128; Adam)",
                           "lenet", True, 64, 12, 2, ("ttrain", *theirs), target=1.2))
     if "infer_mlp" in workloads:
         tasks.append(Task("infer_mlp", "MLP 784-512-256-10 inference (eval, no_grad / inference_mode)",
