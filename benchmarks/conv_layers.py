@@ -1,5 +1,5 @@
-"""Conv layer efficiency: achieved GFLOP/s of each conv layer of `configs/mnist_cnn.yaml`, per pass,
-next to the same process's sgemm GFLOP/s.
+"""Conv layer efficiency: achieved GFLOP/s of each conv layer of `configs/mnist_cnn.yaml` (and of the
+LeNet-style net's second conv), per pass, next to the same process's sgemm GFLOP/s.
 
     python -m benchmarks.conv_layers --threads 2 [--repeats 9]     one JSON object on stdout
 
@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 BATCH = 64
-# (name, input shape, weight shape): the two 3x3 convs of configs/mnist_cnn.yaml on MNIST.
+# (name, input shape, weight shape): the two 3x3 convs of configs/mnist_cnn.yaml on MNIST, and the
+# second conv of the LeNet-style net (workloads `lenet`), which sees the pooled 13x13 maps.
 LAYERS = (
     ("conv1 1->32, 28x28", (BATCH, 1, 28, 28), (32, 1, 3, 3)),
     ("conv2 32->64, 26x26", (BATCH, 32, 26, 26), (64, 32, 3, 3)),
+    ("LeNet-style conv2 32->64, 13x13", (BATCH, 32, 13, 13), (64, 32, 3, 3)),
 )
 PASSES = ("forward", "input grad", "weight grad")
 SGEMM_SIZE = 1024

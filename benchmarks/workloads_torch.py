@@ -10,7 +10,7 @@ from benchmarks.workloads import Inputs, Step, Task, mlp_hidden
 
 
 def _model(torch: Any, model: str) -> Any:
-    """torch.nn twins of ttrain's SeedNet, MLP and CNN (same layers, same state-dict names)."""
+    """torch.nn twins of ttrain's SeedNet, MLP, CNN and the LeNet-style net (same layers, same state-dict names)."""
     nn = torch.nn
 
     class SeedNet(nn.Module):
@@ -44,9 +44,19 @@ def _model(torch: Any, model: str) -> Any:
         def forward(self, x: Any) -> Any:
             return self.classifier(self.features(x))
 
+    class LeNetStyle(nn.Module):  # workloads._ttrain_lenet
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                          nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2))
+            self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
+
+        def forward(self, x: Any) -> Any:
+            return self.classifier(self.features(x))
+
     if model.startswith("mlp"):
         return MLP(*mlp_hidden(model))
-    return {"seed": SeedNet, "cnn": CNN}[model]()
+    return {"seed": SeedNet, "cnn": CNN, "lenet": LeNetStyle}[model]()
 
 
 def build(task: Task, inputs: Inputs) -> tuple[Step, float]:

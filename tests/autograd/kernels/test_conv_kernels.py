@@ -84,6 +84,22 @@ def test_backward_matches_reference(path, dtype, x_shape, w_shape, stride, paddi
         np.testing.assert_allclose(got, want, **TOL[dtype], err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CASES)
+def test_what_the_forward_keeps_gives_the_same_gradients(path, same_bits, dtype, x_shape, w_shape, stride, padding,
+                                                         dilation, groups):
+    # Training keeps Winograd's transformed input for the weight gradient: same output, same bits.
+    skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups)
+    x, w, b = make(x_shape, w_shape, dtype)
+    args = (stride, padding, dilation, groups)
+    y, kept = conv.conv2d_forward_keeping(x, w, b, *args)
+    same_bits(y, conv.conv2d_forward(x, w, b, *args))
+    assert (kept is not None) == (path == "winograd")
+    gy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+    for got, want in zip(conv.conv2d_backward(gy, x, w, *args, kept=kept), conv.conv2d_backward(gy, x, w, *args)):
+        same_bits(got, want)
+
+
 @pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True), (False, True, True)])
 def test_backward_computes_only_what_is_needed(path, needs):
     x, w, _ = make((3, 4, 6, 6), (5, 4, 3, 3), np.float64)

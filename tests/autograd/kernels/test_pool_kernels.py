@@ -112,6 +112,17 @@ def test_max_pool_nan_and_ties_follow_torch(torch):
     np.testing.assert_array_equal(idx, tidx.numpy())  # first maximum wins a tie
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unrolled_2x2_pool_keeps_nan_ties_and_minus_inf_as_torch(torch, dtype):
+    # 2x2 stride 2 has its own kernel: ties, NaN after a maximum, an all -inf window, an odd edge.
+    x = np.array([[[[1.0, 1.0, 2.0, np.nan, 7.0], [1.0, 0.0, np.nan, 9.0, 7.0],
+                    [-np.inf, -np.inf, 3.0, 3.0, 0.0], [-np.inf, -np.inf, 3.0, 4.0, 0.0]]]], dtype=dtype)
+    y, idx = pool.max_pool2d_forward(x, 2)
+    ty, tidx = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
+    np.testing.assert_array_equal(y, ty.numpy())
+    np.testing.assert_array_equal(idx, tidx.numpy())
+
+
 def test_same_inputs_give_the_same_bits(same_bits):
     x = make((5, 7, 12, 12), np.float32)
     gy = make((5, 7, 6, 6), np.float32, seed=1)

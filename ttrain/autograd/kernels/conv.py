@@ -6,8 +6,9 @@ Three strategies, picked by shape (measured in benchmarks/conv_kernels.py):
   writing NCHW output with no transpose; chunks of samples run in parallel
   (`conv_threads.for_each_chunk`). The GEMMs are Numba's, not BLAS's: OpenBLAS's threads spin
   between calls and took the cores from the parallel kernels around them (2-10x slower on 2
-  busy cores). Numba's output and input-gradient GEMMs run at ~80% of OpenBLAS's single-thread
-  speed; the weight gradient's short-output products (the 1-channel first layer) at ~1/3.
+  busy cores). Numba's GEMMs run at ~80% of OpenBLAS's single-thread speed; the weight
+  gradient transposes the output gradient so that one GEMM kernel serves every pass (one kernel
+  fewer to compile on a first run; the 1-channel first layer's weight gradient took as long).
 * Winograd F(2x2, 3x3) for 3x3 stride-1 convs (`conv_winograd.py`): the same chunked GEMM
   scheme on transformed tiles, with 2.25x less arithmetic.
 * Direct: grouped convs whose group reduction (C/groups * kh * kw) is short (depthwise): plain
@@ -36,7 +37,6 @@ from ttrain.autograd.kernels.conv_rows import (
     _gather,
     _gather_add,
     _matmul,
-    _matmul_nt,
     _mul_add_gather,
     _pad_plane,
     _scatter_add,
@@ -109,23 +109,30 @@ def _gemm_forward_chunk(x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
 
 @njit(cache=True, nogil=True)
 def _gemm_grad_weight_chunk(gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
-    # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group.
+    # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group,
+    # computed as cols @ gy^T (Kg, Og) with gy transposed first: the GEMM then reduces over the
+    # output positions in _matmul's vectorized form, and no second GEMM kernel is compiled.
     groups, kg = dw3.shape[0], dw3.shape[2]
     h, w = x.shape[2], x.shape[3]
     p = gy.shape[2]
     ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     plane = np.empty((h + 2 * ph) * (w + 2 * pw), dtype=x.dtype)
     cols = np.empty((1, groups * kg, p), dtype=x.dtype)
-    product = np.empty((og, kg), dtype=x.dtype)
+    gyt = np.empty((p, og), dtype=x.dtype)
+    product = np.empty((kg, og), dtype=x.dtype)
     dw3[:] = 0
     for n in range(gy.shape[0]):
         _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, cols)
         for g in range(groups):
-            _matmul_nt(gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg], product)
+            g_rows = gy[n, g * og : (g + 1) * og]
+            for t in range(p):  # contiguous writes: measured 2x the other order (conv_winograd)
+                for o in range(og):
+                    gyt[t, o] = g_rows[o, t]
+            _matmul(cols[0, g * kg : (g + 1) * kg], gyt, product)
             total = dw3[g]
             for o in range(og):
                 for k in range(kg):
-                    total[o, k] += product[o, k]
+                    total[o, k] += product[k, o]
 
 
 @njit(cache=True, nogil=True)
@@ -327,6 +334,24 @@ def conv2d_forward(
     x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) or None, all float32 or all
     float64; padding is explicit (ints; the caller resolves "same"). Returns (N, O, Ho, Wo).
     """
+    return _forward(x, weight, bias, stride, padding, dilation, groups, False)[0]
+
+
+def conv2d_forward_keeping(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, object]:
+    """`conv2d_forward`, plus what the weight gradient can reuse (`conv2d_backward`'s `kept`):
+    Winograd's transformed input, or None. For a training step that will need the weight gradient."""
+    return _forward(x, weight, bias, stride, padding, dilation, groups, True)
+
+
+def _forward(x, weight, bias, stride, padding, dilation, groups, keep):  # noqa: ANN001, ANN202
     s = conv2d_shape(x, weight, bias, stride, padding, dilation, groups)
     x = np.ascontiguousarray(x)
     weight = np.ascontiguousarray(weight)
@@ -337,10 +362,10 @@ def conv2d_forward(
         xp = _padded_input(x, s)
         args = (s.groups, win.sh, win.sw, win.dh, win.dw, pad.wg, pad.wp)
         for_each_chunk(s.n, even_chunk(s.n), lambda i, j: _direct_forward(xp[i:j], weight, b, *args, y[i:j]))
-        return y
+        return y, None
     if _uses_winograd(s):
-        return winograd_forward(x, weight, bias, s.win.ph, s.win.pw)
-    return _gemm_forward(x, weight, bias, s)
+        return winograd_forward(x, weight, bias, s.win.ph, s.win.pw, keep_tiles=keep)
+    return _gemm_forward(x, weight, bias, s), None
 
 
 def conv2d_backward(
@@ -352,11 +377,12 @@ def conv2d_backward(
     dilation: IntPair = 1,
     groups: int = 1,
     needs: tuple[bool, bool, bool] = (True, True, True),
+    kept: object = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Gradients of `conv2d_forward` for the given output gradient.
 
     Returns (grad_input, grad_weight, grad_bias); an entry is None where `needs` (same order)
-    says it is not wanted.
+    says it is not wanted. `kept`: what `conv2d_forward_keeping` returned for this x and weight.
     """
     s = conv2d_shape(x, weight, None, stride, padding, dilation, groups, op="conv2d backward")
     check_float_array("conv2d backward", "grad_output", grad_output, 4)
@@ -385,7 +411,7 @@ def conv2d_backward(
             for_each_chunk(s.o, even_chunk(s.o), lambda i, j: _direct_grad_weight(xp, gy, s.groups, i, *args, dw[i:j]))
     elif _uses_winograd(s):
         dx = winograd_grad_input(gy, weight, s.win.ph, s.win.pw) if need_dx else None
-        dw = winograd_grad_weight(gy, x, s.win.ph, s.win.pw) if need_dw else None
+        dw = winograd_grad_weight(gy, x, s.win.ph, s.win.pw, kept) if need_dw else None
     elif need_dx or need_dw:
         dx, dw = _gemm_backward(gy, x, weight, s, need_dx, need_dw)
     db = gy.reshape(s.n, s.o, -1).sum(axis=0).sum(axis=1) if need_db else None  # 2x faster than one sum

@@ -40,8 +40,9 @@ def _pool(dtype: type) -> None:
     )
 
     x = np.arange(2 * 2 * 4 * 4, dtype=dtype).reshape(2, 2, 4, 4)
-    y, indices = max_pool2d_forward(x, 2)
-    max_pool2d_backward(np.ones_like(y), indices, x.shape)
+    for kernel, stride in ((2, 2), (3, 1)):  # the unrolled 2x2 kernel, and the general one
+        y, indices = max_pool2d_forward(x, kernel, stride)
+        max_pool2d_backward(np.ones_like(y), indices, x.shape)
     y = avg_pool2d_forward(x, 2)
     avg_pool2d_backward(np.ones_like(y), x.shape, 2)
 

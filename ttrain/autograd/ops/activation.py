@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ttrain.autograd import parallel
 from ttrain.autograd.function import Function
 from ttrain.autograd.ops.dims import canonical_dim
 
@@ -39,13 +40,13 @@ def erf(x: np.ndarray) -> np.ndarray:
 class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = parallel.relu(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * (ctx.saved_tensors[0] > 0)
+        return parallel.relu_grad(grad, ctx.saved_tensors[0])
 
 
 class LeakyReLU(Function):

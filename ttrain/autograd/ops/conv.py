@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ttrain.autograd.function import Function
+from ttrain.autograd.grad_mode import STATE
 from ttrain.autograd.ops.errors import ShapeError
 
 
@@ -23,10 +24,14 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride=1, padding=0, dilation=1, groups=1):
-        from ttrain.autograd.kernels.conv import conv2d_forward
+        from ttrain.autograd.kernels.conv import conv2d_forward, conv2d_forward_keeping
 
         ctx.save_for_backward(x, weight)
         ctx.window = (stride, padding, dilation, groups)
+        ctx.kept = None
+        if STATE.enabled and ctx.needs_input_grad[1]:  # the weight gradient will reuse some of the work
+            y, ctx.kept = conv2d_forward_keeping(x, weight, bias, stride, padding, dilation, groups)
+            return y
         return conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
 
     @staticmethod
@@ -34,7 +39,8 @@ class Conv2d(Function):
         from ttrain.autograd.kernels.conv import conv2d_backward
 
         x, weight = ctx.saved_tensors
-        return conv2d_backward(grad, x, weight, *ctx.window, needs=ctx.needs_input_grad)
+        kept, ctx.kept = ctx.kept, None
+        return conv2d_backward(grad, x, weight, *ctx.window, needs=ctx.needs_input_grad, kept=kept)
 
 
 class MaxPool2d(Function):

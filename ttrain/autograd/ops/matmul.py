@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ttrain.autograd import parallel
 from ttrain.autograd.function import Function, unbroadcast
 from ttrain.autograd.ops.errors import ShapeError
 
@@ -69,7 +70,7 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ShapeError(f"linear: bias {bias.shape} does not match weight {weight.shape}")
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        out = parallel.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -79,7 +80,7 @@ class Linear(Function):
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         g2 = grad.reshape(-1, grad.shape[-1])
-        gx = (grad @ weight) if needs[0] else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if needs[1] else None
+        gx = parallel.matmul(grad, weight) if needs[0] else None
+        gw = parallel.matmul(g2.T, x.reshape(-1, x.shape[-1])) if needs[1] else None
         gb = _sum_rows(g2) if len(needs) > 2 and needs[2] else None
         return (gx, gw, gb)[: len(needs)]

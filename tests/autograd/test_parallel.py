@@ -1,0 +1,59 @@
+"""The ops' split products and elementwise passes give the unsplit results, for any split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ttrain.autograd import parallel
+
+
+@pytest.fixture
+def split_in_three():
+    """An installed splitter that cuts range(n) into 3 uneven pieces, run in reverse order."""
+    calls = []
+
+    def split(n, task):
+        bounds = [(0, n // 5), (n // 5, n // 2), (n // 2, n)]
+        calls.append(n)
+        for start, stop in reversed(bounds):
+            task(start, stop)
+
+    parallel.install(split)
+    yield calls
+    parallel.install(None)
+
+
+def test_large_products_split_and_match_numpy(split_in_three):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((64, 9216)).astype(np.float32)
+    w = rng.standard_normal((128, 9216)).astype(np.float32)
+    np.testing.assert_allclose(parallel.matmul(a, w.T), a @ w.T, rtol=1e-5, atol=1e-4)
+    g = rng.standard_normal((64, 128)).astype(np.float32)
+    np.testing.assert_allclose(parallel.matmul(g.T, a), g.T @ a, rtol=1e-5, atol=1e-4)
+    assert split_in_three == [64, 128]
+
+
+def test_small_products_and_batched_ones_are_not_split(split_in_three):
+    a = np.ones((4, 8), dtype=np.float32)
+    np.testing.assert_array_equal(parallel.matmul(a, a.T), a @ a.T)
+    b = np.ones((2, 300, 300))
+    np.testing.assert_array_equal(parallel.matmul(b, b), b @ b)
+    assert split_in_three == []
+
+
+def test_relu_and_its_gradient_are_exact_when_split(split_in_three):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 64, 24, 24)).astype(np.float32)
+    x[0, 0, 0, :3] = (np.nan, -0.0, np.inf)
+    out = parallel.relu(x)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    grad = rng.standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(parallel.relu_grad(grad, out), grad * (out > 0))
+    assert split_in_three == [x.size, x.size]
+
+
+def test_without_a_splitter_nothing_changes():
+    x = np.arange(-3.0, 3.0)
+    np.testing.assert_array_equal(parallel.relu(x), np.maximum(x, 0))
+    np.testing.assert_array_equal(parallel.relu_grad(np.ones(6), parallel.relu(x)), [0, 0, 0, 0, 1, 1])
