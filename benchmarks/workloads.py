@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 # The command-line names of the workloads, in the order the report lists them.
-THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "infer_mlp", "infer_cnn", "numpy_mlp")
+THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "transformer", "infer_mlp", "infer_cnn", "numpy_mlp")
 PROCESS_WORKLOADS = ("startup", "memory", "conv_layers")
 ALL_WORKLOADS = THROUGHPUT_WORKLOADS + PROCESS_WORKLOADS
 
-MODELS = ("seed", "mlp", "cnn")
+MODELS = ("seed", "mlp", "cnn", "transformer")
+IMAGE_MODELS = ("cnn", "transformer")  # fed (N, 1, 28, 28) images, not rows
 DATA_SEED = 0  # the batch order
 INIT_SEED = 0  # the initial weights
 
@@ -70,6 +71,10 @@ def tasks_for(workloads: list[str], torch: bool = True) -> list[Task]:
     if "cnn" in workloads:
         tasks.append(Task("cnn", "CNN of configs/mnist_cnn.yaml train (Adam 1e-3, dropout on)",
                           "cnn", True, 64, 6, 2, ("ttrain", *theirs), target=1.0))
+    if "transformer" in workloads:
+        tasks.append(Task("transformer", "ViT of configs/mnist_vit.yaml train (2-layer encoder, d_model 64, 4 heads, "
+                          "49 patches; Adam 1e-3, dropout on)", "transformer", True, 64, 10, 3,
+                          ("ttrain", *theirs), target=1.0))
     if "infer_mlp" in workloads:
         tasks.append(Task("infer_mlp", "MLP 784-512-256-10 inference (eval, no_grad / inference_mode)",
                           "mlp", False, 128, 100, 5, ("ttrain", *theirs), target=1.2))
@@ -103,6 +108,8 @@ def build_ttrain_model(model: str):  # noqa: ANN201  (a ttrain Module)
         return MLP(784, (512, 256), 10, activation="relu")
     if model == "cnn":
         return cnn_class()()  # its defaults are the network of configs/mnist_cnn.yaml
+    if model == "transformer":
+        return vit_model()
     raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
 
 
@@ -116,6 +123,15 @@ def cnn_class() -> type:
         from ttrain.nn.vision_models import CNN  # registered later than the class exists
 
         return CNN
+
+
+def vit_model():  # noqa: ANN201  (a ttrain Module)
+    """The `layers:` list of configs/mnist_vit.yaml, built as `ttrain fit` builds it."""
+    from ttrain.config.api import load_config
+    from ttrain.training.experiment import build_layers
+
+    config, _ = load_config(Path(__file__).resolve().parents[1] / "configs" / "mnist_vit.yaml")
+    return build_layers(config, (1, 28, 28), 10)
 
 
 def prepare_inputs(folder: Path, models: set[str]) -> dict[str, str]:
@@ -169,7 +185,7 @@ class Inputs:
     def batches(self, task: Task) -> list[tuple[np.ndarray, np.ndarray]]:
         """Every full batch of the epoch, as views: images (N, 1, 28, 28) for the CNN, one-hot targets
         for the seed net."""
-        x = self.x.reshape(-1, 1, 28, 28) if task.model == "cnn" else self.x
+        x = self.x.reshape(-1, 1, 28, 28) if task.model in IMAGE_MODELS else self.x
         targets = self.onehot if task.model == "seed" else self.y
         b = task.batch_size
         return [(x[i:i + b], targets[i:i + b]) for i in range(0, len(x) - b + 1, b)]
