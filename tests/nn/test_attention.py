@@ -233,3 +233,14 @@ def test_a_layers_list_builds_a_vision_transformer_with_every_size_inferred(tmp_
             "4.weight"} <= set(names)
     assert names["0.proj.weight"].shape == (8, 1, 7, 7) and names["2.layers.0.linear1.weight"].shape == (16, 8)
     assert model(ttrain.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_a_causal_encoder_stack_never_looks_ahead():
+    ttrain.manual_seed(0)
+    stack = nn.TransformerEncoderStack(E, HEADS, num_layers=2, dim_feedforward=8, dropout=0.0, causal=True).eval()
+    x = ttrain.randn(N, S, E)
+    changed = x.data.copy()
+    changed[:, -1] += 5.0  # only the last position differs
+    before, after = stack(x).data, stack(ttrain.tensor(changed)).data
+    np.testing.assert_allclose(after[:, :-1], before[:, :-1], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(after[:, -1], before[:, -1])

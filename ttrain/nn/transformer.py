@@ -12,7 +12,7 @@ layer starts from the same weights, as in PyTorch) and an optional final `norm`.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from ttrain.autograd.tensor import Tensor
 from ttrain.nn import functional as F
@@ -208,7 +208,7 @@ class TransformerEncoderStack(TransformerEncoder):
     inferred_args = {"d_model": "last"}
 
     def __init__(self, d_model: int, nhead: int, num_layers: int = 1, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: str = "relu", layer_norm_eps: float = 1e-5,
+                 dropout: float = 0.1, activation: Literal["relu", "gelu"] = "relu", layer_norm_eps: float = 1e-5,
                  norm_first: bool = False, final_norm: bool = False, causal: bool = False) -> None:
         layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                                         batch_first=True, norm_first=norm_first)
