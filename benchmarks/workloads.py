@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 # The command-line names of the workloads, in the order the report lists them.
-THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "lenet", "infer_mlp", "infer_cnn", "infer_lenet", "numpy_mlp")
+THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "lenet", "transformer", "infer_mlp", "infer_cnn", "infer_lenet",
+                        "numpy_mlp")
 PROCESS_WORKLOADS = ("startup", "memory", "conv_layers", "scaling", "whole_job")
 ALL_WORKLOADS = THROUGHPUT_WORKLOADS + PROCESS_WORKLOADS
 
-MODELS = ("seed", "mlp", "cnn", "lenet")
-IMAGE_MODELS = ("cnn", "lenet")  # fed (N, 1, 28, 28) images
+MODELS = ("seed", "mlp", "cnn", "lenet", "transformer")
+IMAGE_MODELS = ("cnn", "lenet", "transformer")  # fed (N, 1, 28, 28) images, not rows
 INFER_BATCH = 256  # issue 10: inference is measured at batch 256
 DATA_SEED = 0  # the batch order
 INIT_SEED = 0  # the initial weights
@@ -75,6 +76,10 @@ def tasks_for(workloads: list[str], torch: bool = True) -> list[Task]:
     if "lenet" in workloads:
         tasks.append(Task("lenet", "LeNet-style CNN train (3x3 convs 32, 64 unpadded, each + max-pool; FC 128; Adam)",
                           "lenet", True, 64, 12, 2, ("ttrain", *theirs), target=1.2))
+    if "transformer" in workloads:
+        tasks.append(Task("transformer", "ViT of configs/mnist_vit.yaml train (2-layer encoder, d_model 64, 4 heads, "
+                          "49 patches; Adam 1e-3, dropout on)", "transformer", True, 64, 10, 3,
+                          ("ttrain", *theirs), target=1.0))
     if "infer_mlp" in workloads:
         tasks.append(Task("infer_mlp", "MLP 784-512-256-10 inference (eval, no_grad / inference_mode)",
                           "mlp", False, INFER_BATCH, 50, 5, ("ttrain", *theirs), target=1.5))
@@ -113,6 +118,8 @@ def build_ttrain_model(model: str):  # noqa: ANN201  (a ttrain Module)
         return cnn_class()()  # its defaults are the network of configs/mnist_cnn.yaml
     if model == "lenet":
         return _ttrain_lenet()
+    if model == "transformer":
+        return vit_model()
     raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)} or mlp_w<width>")
 
 
@@ -151,6 +158,15 @@ def cnn_class() -> type:
         from ttrain.nn.vision_models import CNN  # registered later than the class exists
 
         return CNN
+
+
+def vit_model():  # noqa: ANN201  (a ttrain Module)
+    """The `layers:` list of configs/mnist_vit.yaml, built as `ttrain fit` builds it."""
+    from ttrain.config.api import load_config
+    from ttrain.training.experiment import build_layers
+
+    config, _ = load_config(Path(__file__).resolve().parents[1] / "configs" / "mnist_vit.yaml")
+    return build_layers(config, (1, 28, 28), 10)
 
 
 def prepare_inputs(folder: Path, models: set[str]) -> dict[str, str]:

@@ -54,9 +54,35 @@ def _model(torch: Any, model: str) -> Any:
         def forward(self, x: Any) -> Any:
             return self.classifier(self.features(x))
 
+    class Patches(nn.Module):  # ttrain's PatchEmbedding: a strided conv, flattened to (N, 49, 64) tokens
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Conv2d(1, 64, 4, stride=4)
+
+        def forward(self, x: Any) -> Any:
+            return self.proj(x).flatten(2).transpose(1, 2)
+
+    class Positions(nn.Module):  # ttrain's LearnedPositionalEmbedding
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(49, 64))
+
+        def forward(self, x: Any) -> Any:
+            return x + self.weight
+
+    class MeanOverTokens(nn.Module):  # ttrain's SequenceOutput("mean")
+        def forward(self, x: Any) -> Any:
+            return x.mean(dim=1)
+
+    def vit() -> Any:  # configs/mnist_vit.yaml
+        layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.1, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(64), enable_nested_tensor=False)
+        return nn.Sequential(Patches(), Positions(), encoder, MeanOverTokens(), nn.Linear(64, 10))
+
     if model.startswith("mlp"):
         return MLP(*mlp_hidden(model))
-    return {"seed": SeedNet, "cnn": CNN, "lenet": LeNetStyle}[model]()
+    return {"seed": SeedNet, "cnn": CNN, "lenet": LeNetStyle, "transformer": vit}[model]()
 
 
 def build(task: Task, inputs: Inputs) -> tuple[Step, float]:

@@ -151,9 +151,10 @@ def test_registered_layers_run_batch_first_return_the_sequence_and_infer_input_s
     pick = resolve("layers", "sequence_output")
     np.testing.assert_array_equal(pick("last")(sequence).numpy(), sequence.numpy()[:, -1])
     np.testing.assert_allclose(pick("mean")(sequence).numpy(), sequence.numpy().mean(axis=1))
+    np.testing.assert_array_equal(pick("first")(sequence).numpy(), sequence.numpy()[:, 0])
     assert pick("all")(sequence) is sequence
-    with pytest.raises(ValueError, match="mode must be one of last, mean, all"):
-        pick("first")
+    with pytest.raises(ValueError, match="mode must be one of last, first, mean, all"):
+        pick("middle")
 
 
 # ---- parity with PyTorch -----------------------------------------------------------------------

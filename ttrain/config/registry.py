@@ -251,6 +251,8 @@ REGISTRIES: dict[str, Registry] = {
         "sequence_output": _NN + "SequenceOutput",
         "positional_encoding": _NN + "PositionalEncoding",
         "learned_positional_embedding": _NN + "LearnedPositionalEmbedding",
+        "patch_embedding": _NN + "PatchEmbedding",
+        "transformer_encoder": _NN + "TransformerEncoderStack",
     }),
     "losses": _registry("losses", "loss", MODULE, {
         "mse": _NN + "MSELoss",

@@ -1,12 +1,14 @@
 """Neural-network building blocks with PyTorch's names and contracts.
 
 `Module` and `Parameter`; layers (`Linear`, `Flatten`, `Unflatten`, `Dropout`, activations,
-convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
+convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings,
+recurrent layers, `MultiheadAttention` and the Transformer layers, `PatchEmbedding`); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
 the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP` in
 `ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`).
 """
 
 from ttrain.nn import functional, init, utils
+from ttrain.nn.attention import MultiheadAttention, generate_square_subsequent_mask
 from ttrain.nn.activation import (
     ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
@@ -33,6 +35,7 @@ from ttrain.nn.models import MLP, SeedNet
 from ttrain.nn.module import Module
 from ttrain.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ttrain.nn.parameter import Parameter
+from ttrain.nn.patch_embedding import PatchEmbedding
 from ttrain.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from ttrain.nn.positional import LearnedPositionalEmbedding, PositionalEncoding
 from ttrain.nn.recurrent import (
@@ -49,6 +52,13 @@ from ttrain.nn.recurrent import (
     RNNLayer,
     SequenceOutput,
 )
+from ttrain.nn.transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    TransformerEncoderStack,
+)
 from ttrain.nn.vision_models import CNN, LeNet5
 
 __all__ = [
@@ -62,4 +72,7 @@ __all__ = [
     # recurrent layers (ttrain.nn.recurrent)
     "GRU", "GRUCell", "GRULayer", "LSTM", "LSTMCell", "LSTMLayer", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
     "RNNLayer", "SequenceOutput",
+    # attention (ttrain.nn.attention, ttrain.nn.transformer, ttrain.nn.patch_embedding)
+    "MultiheadAttention", "PatchEmbedding", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer", "TransformerEncoderStack", "generate_square_subsequent_mask",
 ]

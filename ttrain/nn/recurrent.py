@@ -399,13 +399,14 @@ class GRULayer(_OutputSequenceOnly, GRU):
 
 
 class SequenceOutput(Module):
-    """Pick what a batch-first sequence (B, T, F) passes on: the last step (B, F), the mean over
-    time (B, F), or all steps unchanged (registered as `sequence_output`).
+    """Pick what a batch-first sequence (B, T, F) passes on: the last step (B, F), the first (a
+    ViT's class token), the mean over time (B, F), or all steps unchanged (registered as
+    `sequence_output`).
 
     "last" is output[:, -1]; for a bidirectional layer the reverse half of that step has seen only
     the last input, as in PyTorch's output (h_n holds the reverse direction's full summary)."""
 
-    modes: ClassVar[tuple[str, ...]] = ("last", "mean", "all")
+    modes: ClassVar[tuple[str, ...]] = ("last", "first", "mean", "all")
 
     def __init__(self, mode: str = "last") -> None:
         super().__init__()
@@ -418,8 +419,8 @@ class SequenceOutput(Module):
         if input.ndim != 3:
             raise ValueError(f"SequenceOutput: expected a (batch, time, features) input, got shape "
                              f"{tuple(input.shape)}")
-        if self.mode == "last":
-            return input[:, -1]
+        if self.mode in ("last", "first"):
+            return input[:, -1 if self.mode == "last" else 0]
         return input.mean(dim=1) if self.mode == "mean" else input
 
     def extra_repr(self) -> str:

@@ -115,21 +115,27 @@ class GELU(Function):
     def forward(ctx, x, approximate="none"):
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
-        ctx.save_for_backward(x)
         ctx.approximate = approximate
         if approximate == "tanh":
+            ctx.save_for_backward(x)
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-        return 0.5 * x * (1 + erf(x * _INV_SQRT_2))
+        # Phi(x) is kept for backward: erf is the costly part of both passes (a Transformer's
+        # feed-forward block spends more time in it than in its GEMMs), so it runs once.
+        cdf = erf(x * _INV_SQRT_2)
+        cdf += 1
+        cdf *= 0.5
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
+            (x,) = ctx.saved_tensors
             inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
             t = np.tanh(inner)
             d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
-        cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
+        x, cdf = ctx.saved_tensors
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad * (cdf + x * pdf)
 
