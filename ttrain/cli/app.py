@@ -20,6 +20,7 @@ from ttrain.cli.fit import fit
 from ttrain.cli.init_cmd import init
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.runs import runs
+from ttrain.cli.sample_cmd import sample
 from ttrain.cli.sweep import sweep
 
 app = typer.Typer(
@@ -33,7 +34,7 @@ app = typer.Typer(
 
 # Commands that run kernels: on a terminal, a first run says on stderr while they compile (off a
 # terminal, stderr stays empty on success, as CI logs expect).
-_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep")
+_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep", "sample")
 
 
 def _version(value: bool) -> None:
@@ -65,6 +66,7 @@ def _tell_stderr(message: str) -> None:
 app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
+app.command("sample")(sample)
 app.command("list")(list_names)
 app.command("compare")(compare)
 app.command("runs")(runs)

@@ -48,6 +48,9 @@ def save_snapshot(path: Path, experiment: Experiment) -> None:
         "rng": {"global": default_generator().get_state(), "shuffle": experiment.shuffle_generator.get_state()},
         "callbacks": trainer.callbacks.state_dict(),  # each under its own key (CallbackList.keyed)
     }
+    train = experiment.datasets["train"]
+    if getattr(train, "vocabulary", None) is not None:  # a text model: `ttrain sample` needs no data file
+        metadata["text"] = {"vocabulary": train.vocabulary, "seq_len": int(train.input_shape[0])}
     save_checkpoint(path, tensors, metadata)
 
 

@@ -15,7 +15,7 @@ from ttrain.training.callbacks.base import Callback
 from ttrain.training.callbacks.callback_list import CallbackList
 from ttrain.training.callbacks.gradient_clipping import GradientClipping
 from ttrain.training.callbacks.scheduler import SchedulerStepper
-from ttrain.training.metrics import RunningMean, accuracy
+from ttrain.training.metrics import RunningMean, accuracy, finished
 from ttrain.signals import StopSignals, signal_name
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -167,7 +167,7 @@ class Trainer:
                 return  # max_steps ended the run inside this epoch
             progress.train_done = True
         record: dict[str, float] = {"epoch": self.epoch + 1, "step": self.global_step}
-        record.update(progress.running.compute())
+        record.update(finished(progress.running.compute(), self.metrics, "train"))
         for split, loader in eval_loaders.items():
             record.update(self._evaluate(loader, split, stoppable=True))
         record["lr"] = float(self.optimizer.param_groups[0]["lr"])
@@ -245,7 +245,7 @@ class Trainer:
                     self._stop_if_requested()
         if was_training:
             self.model.train()
-        return running.compute()
+        return finished(running.compute(), self.metrics, prefix)
 
     # ---- stop signals --------------------------------------------------------------------------
     def request_stop(self, signum: int = signal.SIGINT) -> None:
