@@ -81,6 +81,14 @@ def test_sampling_is_deterministic_for_a_seed_and_json_says_what_it_wrote(traine
     texts = [json.loads(r.stdout)["text"] for r in runs]
     assert texts[0] == texts[1] != texts[2]
     assert len(texts[0]) == 50 and json.loads(runs[0].stdout)["command"] == "sample"
+    jsonschema = pytest.importorskip("jsonschema")
+    from ttrain.schemas import output_schema
+
+    validator = jsonschema.Draft202012Validator(output_schema())
+    validator.validate(json.loads(runs[0].stdout))
+    refused = cli("sample", best, "--prompt", "?", "--json")
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["error"]["kind"] == "data"
+    validator.validate(json.loads(refused.stdout))
 
 
 def test_sampling_needs_only_the_checkpoint(trained: dict[str, Any], cli, tmp_path: Path) -> None:
