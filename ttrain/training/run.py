@@ -216,13 +216,14 @@ def load_text_model(path: Path, trust_modules: Sequence[str] = ()) -> tuple[Conf
     path = Path(path)
     tensors, metadata = load_checkpoint(path)
     text = metadata.get("text")
-    if not isinstance(text, dict) or not isinstance(text.get("vocabulary"), str) or not text["vocabulary"]:
+    if (not isinstance(text, dict) or not isinstance(text.get("vocabulary"), str) or not text["vocabulary"]
+            or not isinstance(text.get("seq_len"), int) or text["seq_len"] < 1):
         raise CheckpointError(f"{path}: not a character model: it holds no vocabulary (train one on `data: {{name: text}}`)")
     config = _config_of(path, metadata, [], trust_modules)
     from ttrain.random import manual_seed
 
     manual_seed(config.seed)
-    vocabulary, seq_len = text["vocabulary"], int(text.get("seq_len", 1))
+    vocabulary, seq_len = text["vocabulary"], text["seq_len"]
     model = build_model(config, (seq_len,), len(vocabulary))
     load_model_state(path, model, tensors)
     model.eval()
