@@ -55,8 +55,11 @@ def _fit_on_a_terminal(config: Path, cache: Path, out: Path, *extra: str) -> str
 
 def test_a_first_fit_says_it_compiles_and_a_second_says_nothing(write_config, tmp_path: Path) -> None:
     config, cache = write_config(SPIRALS), tmp_path / "kernels"
-    assert _fit_on_a_terminal(config, cache, tmp_path / "runs").splitlines() == [MESSAGE]
-    assert _fit_on_a_terminal(config, cache, tmp_path / "runs") == ""
+    # -q leaves only the run directory on stderr (a terminal's line ends are \r\n)
+    first = _fit_on_a_terminal(config, cache, tmp_path / "runs").splitlines()
+    assert first == [MESSAGE, f"run directory: {tmp_path / 'runs' / 'spirals' / '1'}"]
+    second = _fit_on_a_terminal(config, cache, tmp_path / "runs").splitlines()
+    assert second == [f"run directory: {tmp_path / 'runs' / 'spirals' / '2'}"]
 
 
 def test_compile_reports_each_kernel_group_for_both_float_dtypes(cli) -> None:
@@ -76,4 +79,5 @@ def test_after_compile_a_cnn_fit_compiles_nothing(write_config, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("kernels ready in")
     config = write_config(_CNN, "cnn.yaml")
-    assert _fit_on_a_terminal(config, cache, tmp_path / "runs") == ""
+    shown = _fit_on_a_terminal(config, cache, tmp_path / "runs").splitlines()
+    assert [line for line in shown if not line.startswith("run directory: ")] == []  # no compiling message

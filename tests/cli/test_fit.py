@@ -87,10 +87,10 @@ def test_plain_output_is_one_line_per_epoch_without_control_codes(write_config, 
     assert "\x1b" not in result.stdout + result.stderr
 
 
-def test_quiet_prints_nothing(write_config, cli, out_dir: Path) -> None:
+def test_quiet_prints_only_the_run_directory_on_stderr(write_config, cli, out_dir: Path) -> None:
     result = cli("fit", write_config(), "--quiet", "--set", f"trainer.output_dir={out_dir}")
     assert result.exit_code == 0
-    assert (result.stdout, result.stderr) == ("", "")
+    assert (result.stdout, result.stderr) == ("", f"run directory: {out_dir / 'spirals' / '1'}\n")
     assert (out_dir / "spirals" / "1" / "checkpoints" / "last.safetensors").exists()
 
 

@@ -90,9 +90,9 @@ def test_an_interruption_from_python_is_recorded(write_config, out_dir: Path, mo
 
     add_run_callbacks = run.add_run_callbacks
 
-    def with_stop(experiment, run_dir, console=None):
+    def with_stop(experiment, run_dir, console=None, **options):
         experiment.trainer.add_callback(StopAfterFirstStep())
-        return add_run_callbacks(experiment, run_dir, console)
+        return add_run_callbacks(experiment, run_dir, console, **options)
 
     monkeypatch.setattr(run, "add_run_callbacks", with_stop)
     config, source = load_config(write_config(), [f"trainer.output_dir={out_dir}"])

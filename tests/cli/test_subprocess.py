@@ -70,7 +70,8 @@ def test_json_puts_exactly_one_object_on_stdout(write_config, ttrain_process, tm
 def test_resume_as_a_subprocess(write_config, ttrain_process, tmp_path: Path) -> None:
     config, out = write_config(), tmp_path / "runs"
     first = ttrain_process("fit", config, "-q", "--set", "trainer.epochs=1", "--set", f"trainer.output_dir={out}")
-    assert first.returncode == 0 and first.stdout == first.stderr == "", first.stderr
+    assert first.returncode == 0 and first.stdout == "", first.stderr
+    assert first.stderr == f"run directory: {out / 'spirals' / '1'}\n"  # all that -q prints
     last = out / "spirals" / "1" / "checkpoints" / "last.safetensors"
     resumed = ttrain_process("fit", config, "--resume", last, "--json", "-q", "--set", f"trainer.output_dir={out}")
     assert resumed.returncode == 0, resumed.stderr

@@ -19,22 +19,24 @@ from ttrain.cli.export_cmd import export, import_weights
 from ttrain.cli.fit import fit
 from ttrain.cli.init_cmd import init
 from ttrain.cli.list_cmd import list_names
+from ttrain.cli.plot import plot
 from ttrain.cli.runs import runs
 from ttrain.cli.sample_cmd import sample
+from ttrain.cli.summary import summary
 from ttrain.cli.sweep import sweep
 
 app = typer.Typer(
     name="ttrain",
     help="Config-driven training toolkit with its own autograd engine.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command and group inherits it
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain Click help: loading Rich's formatter would double `ttrain --help`'s time
 )
 
 # Commands that run kernels: on a terminal, a first run says on stderr while they compile (off a
 # terminal, stderr stays empty on success, as CI logs expect).
-_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep", "sample")
+_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep", "summary", "sample")
 
 
 def _version(value: bool) -> None:
@@ -75,4 +77,6 @@ app.command("compile")(compile_kernels)
 app.command("export")(export)
 app.command("import")(import_weights)
 app.command("init")(init)
+app.command("plot")(plot)
+app.command("summary")(summary)
 app.add_typer(config_cmd.app, name="config")

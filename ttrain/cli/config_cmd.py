@@ -20,19 +20,48 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 @app.command()
 def show(
-    config: ConfigArgument,
+    config: Annotated[list[Path], typer.Argument(
+        metavar="CONFIG...|CHECKPOINT", show_default=False,
+        help="The experiment's YAML config (a file, a bundled config's name, or several files merged left to "
+             "right), or a .safetensors checkpoint.")],
     set_: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Print the resolved config: defaults filled in, overrides applied, paths resolved."""
+    """Print the resolved config: defaults filled in, overrides applied, paths resolved; or the
+    config a checkpoint was trained with, as embedded in it."""
     with user_errors(json_output, "config show"):
-        from ttrain.config import config_to_dict, dump_config, load_config
+        from ttrain.config.api import config_to_dict, dump_config_data
+        from ttrain.training.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
 
-        cfg, _ = load_config(config, set_ or [])
-        if json_output:
-            print_json("config show", {"status": "ok", "file": " ".join(map(str, config)), "config": config_to_dict(cfg)})
+        if len(config) == 1 and config[0].suffix == CHECKPOINT_SUFFIX:
+            data = _embedded_config(config[0], set_ or [])
         else:
-            print(dump_config(cfg), end="")
+            from ttrain.config import load_config
+
+            data = config_to_dict(load_config(config, set_ or [])[0])
+        if json_output:
+            print_json("config show", {"status": "ok", "file": " ".join(map(str, config)), "config": data})
+        else:
+            print(dump_config_data(data), end="")
+
+
+def _embedded_config(checkpoint: Path, overrides: list[str]) -> dict:
+    """The config stored in `checkpoint` (read and verified; nothing built or imported from it), in
+    the order `config show` prints a config, as far as it still validates as data."""
+    from ttrain.config import ConfigError, config_from_dict
+    from ttrain.config.api import config_to_dict
+    from ttrain.config.registry import RegistryError
+    from ttrain.training.checkpoint import load_checkpoint
+
+    if overrides:
+        raise typer.BadParameter("a checkpoint's config is shown as it was trained; --set applies to configs",
+                                 param_hint="--set")
+    _, metadata = load_checkpoint(checkpoint)
+    data = metadata["config"]
+    try:  # the metadata's keys are sorted; validating puts them back in the schema's order
+        return config_to_dict(config_from_dict(data, where=f"{checkpoint} (embedded config)"))
+    except (ConfigError, RegistryError):  # e.g. it names the user's own module: shown as stored
+        return data
 
 
 @app.command()

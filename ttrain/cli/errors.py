@@ -61,9 +61,10 @@ def exit_code_for(error: BaseException) -> int | None:
 
 
 @contextlib.contextmanager
-def user_errors(json_output: bool = False, command: str | None = None) -> Iterator[None]:
+def user_errors(json_output: bool = False, command: str | None = None, who: str = "") -> Iterator[None]:
     """Turn a user's mistake into a message on stderr and an exit code; with `json_output`, also
-    `error_json`'s object on stdout, as the output of `command` (`fit`, `eval`, ...)."""
+    `error_json`'s object on stdout, as the output of `command` (`fit`, `eval`, ...). `who` starts
+    the message (a data-parallel rank's `rank 1 of 4: `)."""
     try:
         with raising_stop_signals(), warnings.catch_warnings():  # a stop signal: reported below
             warnings.showwarning = _show_warning
@@ -80,7 +81,7 @@ def user_errors(json_output: bool = False, command: str | None = None) -> Iterat
         if code > EXIT_SIGNAL_BASE and not message.startswith("interrupted"):
             message = f"interrupted: {message}" if str(error) else "interrupted"
         label = {EXIT_BAD_INPUT: "error", EXIT_TRAINING_FAILED: "training failed"}.get(code, "stopped")
-        print(f"{label}: {message}", file=sys.stderr)
+        print(f"{who}{label}: {message}", file=sys.stderr)
         if json_output:
             print_json(command, error_json(error, code, message))
         raise typer.Exit(code) from None

@@ -24,7 +24,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], console: 
     if console.is_terminal:
         table = Table(*headers, header_style="bold")
         for row in rows:
-            table.add_row(*(Text(str(cell)) for cell in row))  # as text: `[64]` is not markup
+            # As text: `[64]` is not markup. Folded, not cut short with an ellipsis, where the
+            # terminal is too narrow: a run directory or a layer's name is read whole.
+            table.add_row(*(Text(str(cell), overflow="fold") for cell in row))
         console.print(table)
         return
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]

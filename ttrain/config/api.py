@@ -71,4 +71,9 @@ def config_from_dict(
 
 def dump_config(config: Config) -> str:
     """The resolved config as YAML (``ttrain config show``, the run directory's config.yaml)."""
-    return yaml.safe_dump(config_to_dict(config), sort_keys=False, default_flow_style=False, width=100)
+    return dump_config_data(config_to_dict(config))
+
+
+def dump_config_data(data: dict[str, Any]) -> str:
+    """Config data (e.g. a checkpoint's embedded config) as YAML, laid out as `dump_config` lays it out."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)

@@ -25,6 +25,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -166,6 +167,23 @@ class TrainerConfig(Section):
     log_every: int = Field(50, ge=1, description="update the progress display every this many batches")
     detect_anomaly: bool = Field(
         False, description="on a non-finite loss or gradient, also name the op that produced it (slower steps)")
+    sync_batchnorm: bool = Field(
+        False, description="under MPI (mpiexec -n N), batch norm normalises with the statistics of the whole global "
+        "batch, reduced over the ranks, instead of each rank's share (default: per-rank statistics)")
+    loggers: list[Literal["tensorboard"]] = Field(
+        default_factory=list, description="where else the metrics go: [tensorboard] writes TensorBoard event files "
+        "into the run directory (needs the tensorboard extra)")
+    histograms: bool = Field(False, description="with the tensorboard logger, a histogram of every weight each epoch")
+    save_curves: bool = Field(
+        False, description="draw the run's loss and metric curves into <run_dir>/curves.png at the end (needs the plot extra)")
+
+    @field_validator("histograms")
+    @classmethod
+    def _histograms_need_tensorboard(cls, value: bool, info: ValidationInfo) -> bool:
+        # A field validator (loggers, declared above, is validated first): the error names this key's line.
+        if value and "tensorboard" not in info.data.get("loggers", ["tensorboard"]):
+            raise ValueError("histograms are written by the tensorboard logger: add loggers: [tensorboard]")
+        return value
 
 
 class CheckpointConfig(Section):

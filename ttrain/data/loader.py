@@ -78,6 +78,10 @@ class DataLoader:
             order = order[: self._num_samples() * self.num_shards][self.shard_index :: self.num_shards]
         return order
 
+    def _batch_indices(self, order: np.ndarray, b: int) -> np.ndarray:
+        """The samples of batch `b` of an epoch in `order` (a subclass may take a share of it)."""
+        return order[b * self.batch_size : (b + 1) * self.batch_size]
+
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         if self._resume_from is not None:
             (order, start), self._resume_from = self._resume_from, None
@@ -85,7 +89,7 @@ class DataLoader:
             order, start = self._epoch_indices(), 0
         self._order, self._batches_done = order, start
         for b in range(start, len(self)):
-            x, y = self.dataset.get_batch(order[b * self.batch_size : (b + 1) * self.batch_size])
+            x, y = self.dataset.get_batch(self._batch_indices(order, b))
             self._batches_done = b + 1  # counted before the yield: the caller holds this batch
             yield from_numpy(np.asarray(x)), from_numpy(np.asarray(y))
         self._order, self._batches_done = None, 0

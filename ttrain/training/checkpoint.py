@@ -34,6 +34,7 @@ from ttrain.training.write_errors import writing
 
 FORMAT_NAME = "ttrain.checkpoint"
 FORMAT_VERSION = 1
+SUFFIX = ".safetensors"  # what tells a checkpoint from a config where a command takes either
 # Keys every checkpoint's metadata has: the first three are added by save_checkpoint.
 REQUIRED_METADATA = ("format_version", "ttrain_version", "tensors_sha256", "config", "epoch", "global_step")
 CALLER_METADATA = REQUIRED_METADATA[3:]

@@ -231,6 +231,19 @@ def _damaged(run_dir: Path, path: Path, message: str) -> dict[str, Any]:
     return {"status": "damaged", "error": error, "name": run_dir.parent.name, "run_dir": str(run_dir)}
 
 
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The epochs `run_dir/metrics.jsonl` logged, one dict each, as far as it reads (a torn or
+    unreadable line is left out; no file, no epochs)."""
+    history: list[dict[str, Any]] = []
+    with contextlib.suppress(ValueError):
+        for line in _read_text(run_dir / "metrics.jsonl").splitlines():
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if isinstance(row, dict):
+                    history.append(row)
+    return history
+
+
 def _record_without_summary(run_dir: Path) -> dict[str, Any]:
     """What a run older than summary.json shows: its config and logged metrics, as far as they read."""
     import yaml
@@ -239,13 +252,7 @@ def _record_without_summary(run_dir: Path) -> dict[str, Any]:
     with contextlib.suppress(ValueError, yaml.YAMLError):
         loaded = yaml.safe_load(_read_text(run_dir / "config.yaml"))
         config = loaded if isinstance(loaded, dict) else None
-    history: list[dict[str, Any]] = []
-    with contextlib.suppress(ValueError):
-        for line in _read_text(run_dir / "metrics.jsonl").splitlines():
-            with contextlib.suppress(ValueError):
-                row = json.loads(line)
-                if isinstance(row, dict):
-                    history.append(row)
+    history = read_history(run_dir)
     section = (config or {}).get("checkpoint")
     monitor, mode = (section.get("monitor"), section.get("mode")) if isinstance(section, dict) else (None, None)
     scored = [r for r in history if isinstance(r.get(monitor), (int, float))]

@@ -16,6 +16,7 @@ from ttrain.training.checkpoint import CheckpointError, atomic_write_bytes, load
 from ttrain.training.experiment import Experiment, build_datasets, build_experiment, build_model
 from ttrain.training.predictions import Predictions
 from ttrain.training.records import RunRecorder, utc_timestamp
+from ttrain.training.result_outputs import check_result_extras, result_callbacks
 from ttrain.training.resume import ResumeChoice, find_resume_checkpoint
 from ttrain.training.rundir import create_run_dir
 from ttrain.training.snapshot import load_model_state, restore_snapshot, save_snapshot
@@ -30,13 +31,18 @@ def fit(
     console: Any = None,
     overrides: Sequence[str] = (),
     callbacks: Sequence[Any] = (),
+    world: Any = None,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Train `config` into a new run directory and return its JSON-able record.
 
+    `world` (a `ttrain.distributed.World`): train data-parallel as one of its ranks; rank 0 does
+    all of the above, the other ranks train alongside it and write nothing (see `_follow`).
+
     `resume` is a checkpoint to continue from, exactly, from the step after it (see
     `find_resume_checkpoint` for `auto` and run directories). `console` (a Rich Console) receives
-    progress output; None trains silently. `overrides` (the `--set` strings `config` was made
-    with) go into the record. `callbacks` are added to the trainer as they are
+    progress output (with `verbose`, a line per step too); None trains silently. `overrides` (the
+    `--set` strings `config` was made with) go into the record. `callbacks` are added to the trainer as they are
     (`Trainer.add_callback`: their class's priority orders them). A stop signal (SIGINT, SIGTERM, SIGHUP) from the start of training
     to the summary saves `last` and raises `TrainingInterrupted` naming it.
 
@@ -46,9 +52,20 @@ def fit(
     with `status: "ok"` as every command's success says.
     """
     started, started_at = time.perf_counter(), utc_timestamp()
-    experiment = build_experiment(config, source)
-    # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
-    loaded = load_checkpoint(resume) if resume is not None else None
+    from ttrain.distributed.faults import setup_stage
+
+    parallel = None
+    with setup_stage(world):  # under MPI, an error every rank meets here is reported once
+        experiment = build_experiment(config, source)
+        check_result_extras(config, source)
+        if world is not None:
+            from ttrain.distributed.data_parallel import make_data_parallel
+
+            parallel = make_data_parallel(experiment, world, source)
+        # Check the checkpoint before creating anything, so a bad one leaves no empty run behind.
+        loaded = load_checkpoint(resume) if resume is not None else None
+    if parallel is not None and not world.is_main:
+        return _follow(experiment, parallel, resume, loaded, callbacks)
     try:
         run_dir = create_run_dir(config.trainer.output_dir, _run_name(config))
     except OSError as error:
@@ -56,13 +73,16 @@ def fit(
         raise ConfigError(ConfigIssue(path="trainer.output_dir", location=where, message=(
             f"cannot create a run directory in {config.trainer.output_dir}: {error.strerror or error}"))) from None
     (run_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
-    checkpoint = add_run_callbacks(experiment, run_dir, console)
+    checkpoint = add_run_callbacks(experiment, run_dir, console, parallel.save if parallel is not None else None,
+                                   verbose=verbose)
     trainer = experiment.trainer
     for callback in callbacks:
         trainer.add_callback(callback)
     if resume is not None:
         try:
-            restore_snapshot(resume, experiment, loaded)
+            metadata = restore_snapshot(resume, experiment, loaded)
+            if parallel is not None:
+                parallel.after_restore(metadata)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # holds only config.yaml: no empty run left behind
             raise
@@ -106,14 +126,28 @@ def _record_failure(recorder: RunRecorder, error: BaseException, trainer: Traine
         error.run_dir = recorder.run_dir  # type: ignore[attr-defined]
 
 
-def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None) -> ModelCheckpoint:
-    """Give the experiment's trainer what a run directory needs: metric files, progress output on
-    `console` (when given) and checkpoints; returns the checkpoint writer. Their classes' priorities
-    order them among the trainer's other callbacks: the checkpoint writer runs last."""
+def _follow(experiment: Experiment, parallel: Any, resume: Path | None, loaded: Any,
+            callbacks: Sequence[Any]) -> dict[str, Any]:
+    """A data-parallel rank other than 0: the same steps, evaluations and checkpoint saves as rank
+    0 (each save is collective; rank 0 writes the file), but no run directory and no output.
+    Returns `final`, the last epoch's metrics (reduced over the ranks: rank 0's), for `--expect`."""
+    trainer = experiment.trainer
+    trainer.add_callback(checkpoint_writer(experiment, Path("checkpoints"), parallel.save))
+    for callback in callbacks:
+        trainer.add_callback(callback)
+    if resume is not None:
+        parallel.after_restore(restore_snapshot(resume, experiment, loaded))
+    trainer.fit(experiment.train_loader, experiment.eval_loaders)
+    return {"status": "ok", "final": trainer.history[-1] if trainer.history else {}}
+
+
+def checkpoint_writer(experiment: Experiment, directory: Path, save_fn: Any = None) -> ModelCheckpoint:
+    """The `ModelCheckpoint` the config asks for, saving into `directory` with `save_fn(path,
+    trainer)` (default: `save_snapshot` of the experiment)."""
     config = experiment.config
-    checkpoint = ModelCheckpoint(
-        run_dir / "checkpoints",
-        lambda path, _trainer: save_snapshot(path, experiment),
+    return ModelCheckpoint(
+        directory,
+        save_fn or (lambda path, _trainer: save_snapshot(path, experiment)),
         experiment.monitor,
         experiment.monitor_mode,
         save_last=config.checkpoint.save_last,
@@ -121,10 +155,23 @@ def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None
         every_n_epochs=config.checkpoint.every_n_epochs,
         every_n_steps=config.checkpoint.every_n_steps,
     )
+
+
+def add_run_callbacks(experiment: Experiment, run_dir: Path, console: Any = None,
+                      save_fn: Any = None, verbose: bool = False) -> ModelCheckpoint:
+    """Give the experiment's trainer what a run directory needs: metric files, the outputs the
+    config asks for (TensorBoard, curves.png), progress output on `console` (when given;
+    `verbose`: a line per step) and checkpoints (`save_fn`: see `checkpoint_writer`); returns the
+    checkpoint writer. Their classes' priorities order them among the trainer's other callbacks:
+    the checkpoint writer runs last."""
+    config = experiment.config
+    checkpoint = checkpoint_writer(experiment, run_dir / "checkpoints", save_fn)
     trainer = experiment.trainer
     trainer.add_callback(MetricsLogger(run_dir))
+    for callback in result_callbacks(config, run_dir):  # TensorBoard, curves.png, when the config asks
+        trainer.add_callback(callback)
     if console is not None:
-        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every))
+        trainer.add_callback(ProgressReporter(console, log_every=config.trainer.log_every, verbose=verbose))
     trainer.add_callback(checkpoint)
     return checkpoint
 

@@ -23,8 +23,11 @@ def model_tensors(model: Any) -> dict[str, np.ndarray]:
     return {f"model.{name}": _array(value) for name, value in model.state_dict().items()}
 
 
-def save_snapshot(path: Path, experiment: Experiment) -> None:
-    """Write model, optimizer, scheduler, loop, callback and RNG state to `path` (atomically)."""
+def save_snapshot(path: Path, experiment: Experiment, rank_streams: list[dict[str, Any]] | None = None) -> None:
+    """Write model, optimizer, scheduler, loop, callback and RNG state to `path` (atomically).
+
+    `rank_streams`: in a data-parallel run, every rank's own random stream (dropout, augmentation),
+    rank by rank, which a resume under as many ranks restores (`ttrain.distributed`)."""
     trainer = experiment.trainer
     tensors = model_tensors(experiment.model)
     optimizer_tensors, optimizer_state = split_state(experiment.optimizer.state_dict(), "optimizer")
@@ -45,7 +48,8 @@ def save_snapshot(path: Path, experiment: Experiment) -> None:
         "trainer": trainer_state,
         "optimizer": optimizer_state,
         "scheduler": scheduler_state,
-        "rng": {"global": default_generator().get_state(), "shuffle": experiment.shuffle_generator.get_state()},
+        "rng": {"global": default_generator().get_state(), "shuffle": experiment.shuffle_generator.get_state(),
+                **({"ranks": rank_streams} if rank_streams is not None else {})},
         "callbacks": trainer.callbacks.state_dict(),  # each under its own key (CallbackList.keyed)
     }
     train = experiment.datasets["train"]

@@ -120,6 +120,9 @@ class Trainer:
         self.steps_per_epoch = 0
         self.progress: EpochProgress | None = None  # the epoch under way, None between epochs
         self.stop_signal: int | None = None  # the first stop signal (or request) not yet honoured
+        # Data-parallel training sets one (`ttrain.distributed`): it adds up every rank's metric sums
+        # and sample counts before an epoch or an evaluation reports them. None: this process's own.
+        self.reducer: Any = None
 
     def add_callback(self, callback: Callback, priority: int | None = None) -> Callback:
         """Add `callback`; its hooks run before those of lower `priority` (default: its class's
@@ -167,12 +170,15 @@ class Trainer:
                 return  # max_steps ended the run inside this epoch
             progress.train_done = True
         record: dict[str, float] = {"epoch": self.epoch + 1, "step": self.global_step}
-        record.update(finished(progress.running.compute(), self.metrics, "train"))
+        running, samples = progress.running, progress.samples
+        if self.reducer is not None:
+            running, samples = self.reducer.reduce_running(running), self.reducer.reduce_count(samples)
+        record.update(finished(running.compute(), self.metrics, "train"))
         for split, loader in eval_loaders.items():
             record.update(self._evaluate(loader, split, stoppable=True))
         record["lr"] = float(self.optimizer.param_groups[0]["lr"])
         record["train.seconds"] = progress.seconds
-        record["train.samples_per_sec"] = progress.samples / progress.seconds if progress.seconds > 0 else float("nan")
+        record["train.samples_per_sec"] = samples / progress.seconds if progress.seconds > 0 else float("nan")
         self.epoch += 1
         self.progress = None
         self.history.append(record)
@@ -186,21 +192,26 @@ class Trainer:
         call = self.callbacks.call
         clock = time.perf_counter()
         for inputs, targets in loader:
-            output = self.model(inputs)
-            loss = self.loss_fn(output, targets)
-            self.optimizer.zero_grad()
-            loss.backward()
-            value = loss.item()
-            check_step(self, inputs, targets, value)  # a non-finite loss or gradient: where it came from
-            call("on_before_optimizer_step", self)  # gradient clipping
+            n = len(inputs)
+            if n:
+                output = self.model(inputs)
+                loss = self.loss_fn(output, targets)
+                self.optimizer.zero_grad()
+                loss.backward()
+                value = loss.item()
+                check_step(self, inputs, targets, value)  # a non-finite loss or gradient: where it came from
+            else:  # a data-parallel rank with no share of a short last batch still joins the step
+                self.optimizer.zero_grad()
+                value = 0.0
+            call("on_before_optimizer_step", self)  # gradient averaging (data-parallel), then clipping
             self.optimizer.step()
             self.global_step += 1
-            n = len(inputs)
             progress.steps += 1
             progress.samples += n
-            progress.running.update("train.loss", value, n)
-            for name, fn in self.metrics.items():
-                progress.running.update(f"train.{name}", fn(output.data, targets.data), n)
+            if n:
+                progress.running.update("train.loss", value, n)
+                for name, fn in self.metrics.items():
+                    progress.running.update(f"train.{name}", fn(output.data, targets.data), n)
             progress.data = _loader_state(loader)
             now = time.perf_counter()
             progress.seconds, clock = progress.seconds + (now - clock), now
@@ -236,8 +247,10 @@ class Trainer:
         running = RunningMean()
         with no_grad():
             for inputs, targets in loader:
-                output = self.model(inputs)
                 n = len(inputs)
+                if n == 0:  # a data-parallel rank's empty share of a batch
+                    continue
+                output = self.model(inputs)
                 running.update(f"{prefix}.loss", self.loss_fn(output, targets).item(), n)
                 for name, fn in self.metrics.items():
                     running.update(f"{prefix}.{name}", fn(output.data, targets.data), n)
@@ -245,6 +258,8 @@ class Trainer:
                     self._stop_if_requested()
         if was_training:
             self.model.train()
+        if self.reducer is not None:
+            running = self.reducer.reduce_running(running)
         return finished(running.compute(), self.metrics, prefix)
 
     # ---- stop signals --------------------------------------------------------------------------
