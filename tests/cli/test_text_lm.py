@@ -168,8 +168,9 @@ def test_the_bundled_config_takes_the_users_text(tmp_path: Path, cli) -> None:
 def test_the_bundled_config_learns_a_richer_grammar(tmp_path: Path, cli) -> None:
     """The bundled config, shrunk a little, on 60,000 characters of a grammar with nested choices."""
     rng = random.Random(1)
-    people, verbs, things = ("the old man", "a girl", "my friend", "the baker"), ("sees", "likes", "finds",
-                                                                                 "follows"), ("the ball", "a tree", "the river", "some bread")
+    people = ("the old man", "a girl", "my friend", "the baker")
+    verbs = ("sees", "likes", "finds", "follows")
+    things = ("the ball", "a tree", "the river", "some bread")
     lines = []
     while sum(map(len, lines)) < 60_000:
         clause = f"{rng.choice(people)} {rng.choice(verbs)} {rng.choice(things)}"

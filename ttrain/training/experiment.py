@@ -89,9 +89,9 @@ def build_datasets(config: Config, source: SourceMap | None = None) -> dict[str,
     for split, dataset in splits.items():
         check_dataset(dataset, f"the {split} split of data {config.data.name!r}")
     if config.trainer.val_split > 0 and "val" in splits:
-        issue = ConfigIssue(path="trainer.val_split", location=str(source.locate(["trainer", "val_split"])) if source else None,
-                            message=f"data {config.data.name!r} holds out its own validation split; leave trainer.val_split at 0")
-        raise ConfigError(issue)
+        where = str(source.locate(["trainer", "val_split"])) if source is not None else None
+        raise ConfigError(ConfigIssue(path="trainer.val_split", location=where, message=(
+            f"data {config.data.name!r} holds out its own validation split; leave trainer.val_split at 0")))
     if config.trainer.val_split > 0:
         split_stream, _ = _streams(config.seed)
         with _section("trainer.val_split", source):
