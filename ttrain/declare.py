@@ -29,6 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # __getattr__ answers anything (a mock, a proxy) does not pass for declared.
 _MARK = "__ttrain_declares__"
 _LOG_NAME = "__ttrain_log_name__"
+_FINISH = "__ttrain_finish__"
 
 LogName = str | Callable[..., str]  # a format string, or a function, of a metric's keyword arguments
 
@@ -53,7 +54,8 @@ def dataset_factory(function: F) -> F:
     return declare(function, "dataset")
 
 
-def metric(function: F | None = None, *, log_name: LogName | None = None) -> Any:
+def metric(function: F | None = None, *, log_name: LogName | None = None,
+           finish: Callable[[float], float] | None = None) -> Any:
     """Declare ``function`` a metric, so ``trainer.metrics`` may name it as ``pkg.module:function``.
 
     It is called as ``function(outputs, targets, **kwargs)`` with NumPy arrays and returns a float.
@@ -61,11 +63,17 @@ def metric(function: F | None = None, *, log_name: LogName | None = None) -> Any
     values are logged under (``val.<name>``, what a monitor names), a format string or a function
     filled with its keyword arguments (its defaults, overridden by the config's). Without it, a
     metric logs under its registered name, or the function's name when named by path.
+
+    Per batch values are averaged over the samples; ``finish`` (when given) turns that average into
+    the logged value, for a metric that is not itself a mean: perplexity returns each batch's mean
+    cross-entropy and finishes with ``exp``, so it is the exp of the mean over every sample.
     """
 
     def mark(target: F) -> F:
         if log_name is not None:
             setattr(target, _LOG_NAME, log_name)
+        if finish is not None:
+            setattr(target, _FINISH, finish)
         return declare(target, "metric")
 
     return mark if function is None else mark(function)
@@ -77,3 +85,8 @@ def log_name_of(function: Any, default: str, kwargs: Mapping[str, Any]) -> str:
     if declared is None:
         return default
     return str(declared(**kwargs) if callable(declared) else declared.format(**kwargs))
+
+
+def finish_of(function: Any) -> Callable[[float], float] | None:
+    """The ``finish`` a metric was declared with (see `metric`), or None."""
+    return inspect.getattr_static(function, _FINISH, None)

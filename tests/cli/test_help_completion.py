@@ -44,7 +44,7 @@ def test_completion_completes_commands_options_and_installs(tmp_path: Path) -> N
         assert result.exit_code == 0, result.output
         return result.stdout.split()
 
-    assert complete("ttrain s") == ["sweep", "summary"]
+    assert complete("ttrain s") == ["sample", "sweep", "summary"]
     assert {"plot", "fit", "config"} <= set(complete("ttrain ''"))
     assert {"--metric", "--output", "--terminal"} <= set(complete("ttrain plot --"))
     assert complete("ttrain config s") == ["show", "schema"]

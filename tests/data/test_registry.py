@@ -17,7 +17,7 @@ def build_datasets(name, **kwargs):
 
 
 def test_registered_names():
-    assert set(DATASETS) == {"mnist", "mnist-full", "npz", "csv", "spirals", "blobs"}
+    assert set(DATASETS) == {"mnist", "mnist-full", "npz", "csv", "spirals", "blobs", "text"}
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))

@@ -21,6 +21,7 @@ from ttrain.cli.init_cmd import init
 from ttrain.cli.list_cmd import list_names
 from ttrain.cli.plot import plot
 from ttrain.cli.runs import runs
+from ttrain.cli.sample_cmd import sample
 from ttrain.cli.summary import summary
 from ttrain.cli.sweep import sweep
 
@@ -35,7 +36,7 @@ app = typer.Typer(
 
 # Commands that run kernels: on a terminal, a first run says on stderr while they compile (off a
 # terminal, stderr stays empty on success, as CI logs expect).
-_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep", "summary")
+_KERNEL_COMMANDS = ("fit", "eval", "predict", "sweep", "summary", "sample")
 
 
 def _version(value: bool) -> None:
@@ -67,6 +68,7 @@ def _tell_stderr(message: str) -> None:
 app.command("fit")(fit)
 app.command("eval")(evaluate)
 app.command("predict")(predict)
+app.command("sample")(sample)
 app.command("list")(list_names)
 app.command("compare")(compare)
 app.command("runs")(runs)

@@ -211,6 +211,7 @@ REGISTRIES: dict[str, Registry] = {
         "mlp": "ttrain.nn.models:MLP",
         "lenet5": "ttrain.nn.vision_models:LeNet5",
         "cnn": "ttrain.nn.vision_models:CNN",
+        "char_lstm": "ttrain.nn.language_models:CharLSTM",
     }),
     "layers": _registry("layers", "layer", MODULE, {
         "linear": _NN + "Linear",
@@ -291,11 +292,13 @@ REGISTRIES: dict[str, Registry] = {
         "csv": "ttrain.data.factories:csv",
         "spirals": "ttrain.data.factories:spirals",
         "blobs": "ttrain.data.factories:blobs",
+        "text": "ttrain.data.factories:text",
     }),
     # A metric is called as metric(outputs, targets, **kwargs): the first two are supplied.
     "metrics": _registry("metrics", "metric", METRIC, {
         "accuracy": "ttrain.training.metrics:accuracy",
         "top_k": "ttrain.training.metrics:top_k_accuracy",
+        "perplexity": "ttrain.training.metrics:perplexity",
     }, supplied=2),
 }
 

@@ -159,12 +159,23 @@ def metric_log_name(spec: ComponentSpec, base_dir: str | Path | None = None) -> 
 def logged_metrics(config: Config) -> list[str]:
     """Every ``<split>.<metric>`` the trainer logs each epoch for this config (what a monitor may name).
 
-    Splits: ``train``, ``val`` (when ``trainer.val_split > 0``) and ``test``; metrics: ``loss``
-    and each of ``trainer.metrics``.
+    Splits: ``train``, ``val`` (when ``trainer.val_split > 0``, or the dataset factory
+    `holds_out_validation` itself, as `text` does) and ``test``; metrics: ``loss`` and each of
+    ``trainer.metrics``.
     """
     names = ["loss", *(metric_log_name(m, config.base_dir) for m in config.trainer.metrics)]
-    splits = ["train", "val", "test"] if config.trainer.val_split > 0 else ["train", "test"]
+    validated = config.trainer.val_split > 0 or _holds_out_validation(config)
+    splits = ["train", "val", "test"] if validated else ["train", "test"]
     return [f"{split}.{name}" for split in splits for name in names]
+
+
+def _holds_out_validation(config: Config) -> bool:
+    """Whether the data section's factory returns a `val` split itself (an unknown one is reported elsewhere)."""
+    try:
+        _, factory = get_registry("datasets").load(config.data.name, config.base_dir)
+    except RegistryError:
+        return False
+    return bool(getattr(factory, "holds_out_validation", False))
 
 
 def _default_mode(monitor: str) -> str:

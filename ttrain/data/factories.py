@@ -261,3 +261,33 @@ def blobs(
     """
     points, labels = make_blobs(n_train + n_test, classes, dim, std, seed)
     return _synthetic(points, labels, n_train, classes, one_hot)
+
+
+def text(
+    path: Path,
+    seq_len: Count = 64,
+    stride: Count | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.0,
+) -> Splits:
+    """Character-level language modelling on a UTF-8 text file (see `ttrain.data.text`).
+
+    The vocabulary is the file's characters; it is saved into every checkpoint, so `ttrain sample`
+    needs nothing but the checkpoint. Features are (seq_len,) character indices, targets the next
+    character at each position.
+
+    Args:
+        path: the text file (UTF-8).
+        seq_len: characters per training window.
+        stride: characters between the starts of consecutive windows (default: seq_len, no overlap).
+        val_fraction: the fraction at the end of the text (before any test part) held out for validation.
+        test_fraction: the fraction at the very end held out for testing (0: the test split is the validation one).
+    """
+    from ttrain.data.text import text_splits
+
+    return text_splits(path, seq_len, stride, val_fraction, test_fraction)
+
+
+# It returns a `val` split of its own (the text's end, not random windows): the config layer then
+# expects val.* metrics without trainer.val_split, and refuses a trainer.val_split beside it.
+text.holds_out_validation = True  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@
 convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings,
 recurrent layers, `MultiheadAttention` and the Transformer layers, `PatchEmbedding`); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
 the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP` in
-`ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`).
+`ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`, `CharLSTM` in
+`ttrain.nn.language_models`).
 """
 
 from ttrain.nn import functional, init, utils
@@ -31,6 +32,7 @@ from ttrain.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from ttrain.nn.language_models import CharLSTM
 from ttrain.nn.models import MLP, SeedNet
 from ttrain.nn.module import Module
 from ttrain.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
@@ -63,7 +65,7 @@ from ttrain.nn.vision_models import CNN, LeNet5
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
-    "BatchNorm2d", "CNN", "Conv1d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
+    "BatchNorm2d", "CNN", "CharLSTM", "Conv1d", "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
     "Embedding", "Flatten", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss", "L1Loss",
     "LayerNorm", "LearnedPositionalEmbedding", "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss",
     "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter",

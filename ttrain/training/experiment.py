@@ -88,6 +88,10 @@ def build_datasets(config: Config, source: SourceMap | None = None) -> dict[str,
         splits = build("datasets", config.data, base_dir=config.base_dir)
     for split, dataset in splits.items():
         check_dataset(dataset, f"the {split} split of data {config.data.name!r}")
+    if config.trainer.val_split > 0 and "val" in splits:
+        where = str(source.locate(["trainer", "val_split"])) if source is not None else None
+        raise ConfigError(ConfigIssue(path="trainer.val_split", location=where, message=(
+            f"data {config.data.name!r} holds out its own validation split; leave trainer.val_split at 0")))
     if config.trainer.val_split > 0:
         split_stream, _ = _streams(config.seed)
         with _section("trainer.val_split", source):

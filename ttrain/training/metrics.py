@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ttrain.declare import metric
+import math
+from typing import Any, Callable, Mapping
+
+from ttrain.declare import finish_of, metric
 
 
 def _class_targets(output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -37,6 +40,44 @@ def top_k_accuracy(output: np.ndarray, target: np.ndarray, k: int = 5) -> float:
     top = np.argpartition(-output, k - 1, axis=1)[:, :k]
     labels = _class_targets(output, target)
     return float(np.mean((top == labels[:, None]).any(axis=1)))
+
+
+def _mean_cross_entropy(output: np.ndarray, target: np.ndarray) -> float:
+    """Mean of -log softmax(output)[target] over every position: logits (N, C, d1, ...) with class
+    indices (N, d1, ...), the layout of `cross_entropy`; in float64, stable for any finite logits."""
+    logits = np.asarray(output, dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    picked = np.take_along_axis(shifted, np.expand_dims(np.asarray(target, dtype=np.int64), 1), axis=1)[:, 0]
+    return float(np.mean(log_norm - picked))
+
+
+@metric(finish=math.exp)
+def perplexity(output: np.ndarray, target: np.ndarray) -> float:
+    """exp of the mean cross-entropy per position (per character for a language model): the number
+    of equally likely choices the model is as unsure as. Logits (N, C, T) against class indices
+    (N, T), or (N, C) against (N,). Each batch gives its mean cross-entropy; the logged value is the
+    exp of their sample-weighted mean, so it is exact over the whole split, not a mean of exps."""
+    if len(output) == 0:
+        return float("nan")
+    if output.ndim < 2 or np.asarray(target).shape != output.shape[:1] + output.shape[2:]:
+        raise ValueError(f"perplexity: expected logits (N, C, ...) and class indices (N, ...), got shapes "
+                         f"{output.shape} and {np.shape(target)}")
+    return _mean_cross_entropy(output, target)
+
+
+def finished(means: Mapping[str, float], metrics: Mapping[str, Callable[..., Any]], prefix: str) -> dict[str, float]:
+    """``means`` (named ``<prefix>.<metric>``) with each metric's declared ``finish`` applied (see `metric`)."""
+    result = dict(means)
+    for name, function in metrics.items():
+        finish = finish_of(function)
+        key = f"{prefix}.{name}"
+        if finish is not None and key in result and not math.isnan(result[key]):
+            try:
+                result[key] = float(finish(result[key]))
+            except OverflowError:  # exp of a huge cross-entropy: an untrained model's perplexity is inf
+                result[key] = float("inf")
+    return result
 
 
 class RunningMean:

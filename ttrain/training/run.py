@@ -234,6 +234,7 @@ def load_for_inference(
     config = _config_of(path, metadata, list(data_overrides), trust_modules)
     datasets = build_datasets(config)
     train_set = datasets["train"]
+    _check_vocabulary(path, metadata, train_set)
     from ttrain.random import manual_seed
 
     manual_seed(config.seed)
@@ -241,6 +242,39 @@ def load_for_inference(
     load_model_state(path, model, tensors)
     model.eval()
     return config, model, datasets, metadata
+
+
+def _check_vocabulary(path: Path, metadata: dict[str, Any], dataset: Any) -> None:
+    """A text model's characters must index the rebuilt data as they did in training: an edited text
+    file with other characters would feed the model indices that mean other characters."""
+    saved = (metadata.get("text") or {}).get("vocabulary")
+    rebuilt = getattr(dataset, "vocabulary", None)
+    if saved is not None and rebuilt is not None and saved != rebuilt:
+        from ttrain.data.errors import DataError
+
+        added, lost = sorted(set(rebuilt) - set(saved)), sorted(set(saved) - set(rebuilt))
+        raise DataError(f"the text data now has other characters than the ones {path} was trained on "
+                        f"(new: {''.join(added)!r}, gone: {''.join(lost)!r}): its model cannot read it")
+
+
+def load_text_model(path: Path, trust_modules: Sequence[str] = ()) -> tuple[Config, Any, str, int]:
+    """A character model from its checkpoint alone, without its text file: (config, model in eval
+    mode, vocabulary, training window length). `trust_modules`: see load_for_inference."""
+    path = Path(path)
+    tensors, metadata = load_checkpoint(path)
+    text = metadata.get("text")
+    if (not isinstance(text, dict) or not isinstance(text.get("vocabulary"), str) or not text["vocabulary"]
+            or not isinstance(text.get("seq_len"), int) or text["seq_len"] < 1):
+        raise CheckpointError(f"{path}: not a character model: it holds no vocabulary (train one on `data: {{name: text}}`)")
+    config = _config_of(path, metadata, [], trust_modules)
+    from ttrain.random import manual_seed
+
+    manual_seed(config.seed)
+    vocabulary, seq_len = text["vocabulary"], text["seq_len"]
+    model = build_model(config, (seq_len,), len(vocabulary))
+    load_model_state(path, model, tensors)
+    model.eval()
+    return config, model, vocabulary, seq_len
 
 
 def evaluate(

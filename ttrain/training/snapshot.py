@@ -52,6 +52,9 @@ def save_snapshot(path: Path, experiment: Experiment, rank_streams: list[dict[st
                 **({"ranks": rank_streams} if rank_streams is not None else {})},
         "callbacks": trainer.callbacks.state_dict(),  # each under its own key (CallbackList.keyed)
     }
+    train = experiment.datasets["train"]
+    if getattr(train, "vocabulary", None) is not None:  # a text model: `ttrain sample` needs no data file
+        metadata["text"] = {"vocabulary": train.vocabulary, "seq_len": int(train.input_shape[0])}
     save_checkpoint(path, tensors, metadata)
 
 

@@ -15,7 +15,7 @@ from ttrain.training.callbacks.base import Callback
 from ttrain.training.callbacks.callback_list import CallbackList
 from ttrain.training.callbacks.gradient_clipping import GradientClipping
 from ttrain.training.callbacks.scheduler import SchedulerStepper
-from ttrain.training.metrics import RunningMean, accuracy
+from ttrain.training.metrics import RunningMean, accuracy, finished
 from ttrain.signals import StopSignals, signal_name
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -173,7 +173,7 @@ class Trainer:
         running, samples = progress.running, progress.samples
         if self.reducer is not None:
             running, samples = self.reducer.reduce_running(running), self.reducer.reduce_count(samples)
-        record.update(running.compute())
+        record.update(finished(running.compute(), self.metrics, "train"))
         for split, loader in eval_loaders.items():
             record.update(self._evaluate(loader, split, stoppable=True))
         record["lr"] = float(self.optimizer.param_groups[0]["lr"])
@@ -260,7 +260,7 @@ class Trainer:
             self.model.train()
         if self.reducer is not None:
             running = self.reducer.reduce_running(running)
-        return running.compute()
+        return finished(running.compute(), self.metrics, prefix)
 
     # ---- stop signals --------------------------------------------------------------------------
     def request_stop(self, signum: int = signal.SIGINT) -> None:
