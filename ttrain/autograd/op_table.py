@@ -23,8 +23,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ttrain.autograd.ops import logic as _logic
+from ttrain.autograd.ops import select as _select
 from ttrain.autograd.ops.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from ttrain.autograd.ops.arith import Abs, Add, Clamp, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, Sqrt, Sub, Where
+from ttrain.autograd.ops.einsum import einsum as _einsum
+from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.ops.matmul import MatMul
 from ttrain.autograd.ops.reduce import Extreme, Mean, Sum, arg_extreme, extreme
 from ttrain.autograd.ops.reduce import var as _var
@@ -42,7 +46,8 @@ from ttrain.autograd.ops.shape import (
     transpose,
     unsqueeze,
 )
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, unwrap
+from ttrain.devices import require_cpu
 
 
 @dataclass(frozen=True)
@@ -349,3 +354,79 @@ for _helper in (squeeze, unsqueeze, transpose, gather):
 for _helper in (cat, stack):
     public(method=False, tensor_first=False)(_helper)
 del _helper
+
+
+# ---- selection, rearrangement and tests: the rest of PyTorch's everyday tensor API ----------------
+for _helper in (_select.sort, _select.topk, _select.index_select, _select.chunk, _select.split, _select.flip,
+                _select.scatter, _select.scatter_add, _select.cumsum, _select.norm, _select.unique,
+                _logic.isnan, _logic.isfinite, _logic.isinf, _logic.isclose, _logic.allclose, _logic.equal,
+                _logic.all, _logic.any):
+    public()(_helper)
+public(function=False)(_select.repeat)  # torch has Tensor.repeat but no torch.repeat
+public(method=False, tensor_first=False)(_einsum)
+del _helper
+
+
+@public()
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
+    """`value` where `mask` holds, else the input (differentiable in the input, and in a tensor value)."""
+    return Where.apply(mask, value, input)
+
+
+@public(tensor_first=False)
+def mm(input: Any, mat2: Any) -> Tensor:
+    """Product of two matrices (2-D only; `matmul` broadcasts)."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ShapeError(f"mm: expects two matrices, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return MatMul.apply(input, mat2)
+
+
+@public(tensor_first=False)
+def bmm(input: Any, mat2: Any) -> Tensor:
+    """Batched product of two stacks of matrices, (b, n, m) @ (b, m, p) -> (b, n, p), without broadcasting."""
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
+                         f"{tuple(input.shape)} and {tuple(mat2.shape)}")
+    return MatMul.apply(input, mat2)
+
+
+def _new(input: Tensor, array: np.ndarray, requires_grad: bool) -> Tensor:
+    out = Tensor._wrap(array, False)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+@public(function=False)
+def new_zeros(input: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.zeros(shape_arg(size), dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_ones(input: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.ones(shape_arg(size), dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_full(input: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """`fill_value` in a tensor of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.full(shape_arg((size,)), fill_value, dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_empty(input: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.empty(shape_arg(size), dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_tensor(input: Tensor, data: Any, *, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    """A new tensor copying `data`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.array(unwrap(data), dtype=dtype or input.dtype), requires_grad)
