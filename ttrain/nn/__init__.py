@@ -1,8 +1,8 @@
 """Neural-network building blocks with PyTorch's names and contracts.
 
 `Module` and `Parameter`; layers (`Linear`, `Flatten`, `Unflatten`, `Dropout`, activations,
-convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings); containers (`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`,
-`ParameterDict`); losses;
+convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings);
+containers (`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`, `ParameterDict`); losses;
 the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP` in
 `ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`).
 """
