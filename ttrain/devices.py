@@ -13,8 +13,9 @@ from typing import Any
 _ACCELERATORS = ("cuda", "mps", "xpu", "hip", "xla", "meta", "mtia", "hpu", "ipu", "vulkan", "privateuseone")
 
 
-class DeviceError(RuntimeError):
-    """A device other than the CPU was asked for."""
+class DeviceError(ValueError, RuntimeError):
+    """A device other than the CPU was asked for (a ValueError, as ttrain's bad input is, and a
+    RuntimeError, as PyTorch's device errors are)."""
 
 
 class device:  # noqa: N801  (PyTorch's name)
