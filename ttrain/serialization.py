@@ -66,7 +66,7 @@ def save(obj: Any, f: FileLike) -> None:
         if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
             raise TypeError(f"ttrain.save: tensor {name!r} has dtype {array.dtype}, which safetensors cannot store")
     header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "object": json.dumps(skeleton)}
-    data = save_arrays({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=header)
+    data = save_arrays({k: np.asarray(v, order="C") for k, v in tensors.items()}, metadata=header)  # 0-d stays 0-d
     if hasattr(f, "write"):
         f.write(data)
     else:
