@@ -16,7 +16,9 @@ from ttrain.data.dataset import Dataset, IterableDataset
 
 def _is_iterable_dataset(dataset: Any) -> bool:
     """A stream of samples: an `IterableDataset`, or any iterable that cannot be indexed."""
-    return isinstance(dataset, IterableDataset) or (hasattr(dataset, "__iter__") and not hasattr(dataset, "__getitem__"))
+    if isinstance(dataset, IterableDataset):
+        return True
+    return hasattr(dataset, "__iter__") and not hasattr(dataset, "__getitem__")
 
 
 def _fetches_batches(dataset: Any) -> bool:
