@@ -145,6 +145,13 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        # `classes[pred.argmax()]`, `range(n_tensor)`: an integer tensor of one element is an index
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"not {self.data.dtype} of shape {self.data.shape}")
+        return int(self.data.item())
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
         extras = ""
