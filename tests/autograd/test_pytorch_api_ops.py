@@ -66,6 +66,23 @@ OPS: dict[str, tuple[Callable[..., Any], list[tuple[int, ...]], bool]] = {
                                   [(2, 1, 3, 4), (3, 4, 2)], True),
     "einsum_three_operands": (lambda lib, a, b, c: lib.einsum("bi,ij,bj->b", a, b, c), [(2, 3), (3, 4), (2, 4)], True),
     "view_as": (lambda lib, x, y: x.view_as(y) * y, [(2, 6), (3, 4)], True),
+    "argsort": (lambda lib, x: (x.argsort(dim=0), lib.argsort(x, descending=True)), [(4, 3)], False),
+    "unbind": (lambda lib, x: x.unbind(1), [(2, 3)], True),
+    "narrow": (lambda lib, x: lib.narrow(x, 1, 1, 2), [(3, 4)], True),
+    "masked_select_broadcast": (lambda lib, x, y: x.masked_select(y > 0), [(3, 4), (4,)], True),
+    "roll_dims": (lambda lib, x: x.roll((1, -2), (0, 1)), [(3, 4)], True),
+    "roll_flat": (lambda lib, x: lib.roll(x, 5), [(3, 4)], True),
+    "tile": (lambda lib, x: x.tile(2) + lib.tile(x, (1, 2)), [(3, 2)], True),
+    "tril_triu": (lambda lib, x: (x.tril(), lib.triu(x, 1), x.tril(-1)), [(2, 3, 4)], True),
+    "nonzero": (lambda lib, x: (lib.nonzero(x > 0), *x.gt(0).nonzero(as_tuple=True)), [(3, 4)], False),
+    "logsumexp": (lambda lib, x: (x.logsumexp(1), lib.logsumexp(x * 50, dim=(0, 1), keepdim=True)), [(3, 4)], True),
+    "sin_cos_log1p": (lambda lib, x: x.sin() * lib.cos(x) + x.abs().log1p(), [(3, 4)], True),
+    "square_reciprocal_rsqrt": (lambda lib, x: x.square() + lib.reciprocal(x) + x.abs().rsqrt(), [(3, 4)], True),
+    "rounding": (lambda lib, x: (x * 3).floor() + lib.ceil(x * 3) + (x * 3).round() + lib.trunc(x * 3) + x.sign() + x,
+                 [(3, 4)], True),
+    "outer_dot": (lambda lib, a, b: (lib.outer(a, b), a.dot(b[:3])), [(3,), (4,)], True),
+    "comparisons": (lambda lib, x, y: (lib.eq(x, x), lib.ne(x, y), lib.lt(x, y), lib.le(x, 0.5), lib.gt(x, y),
+                                       lib.ge(y, x)), [(3, 4), (4,)], False),
     "isnan_isinf_isfinite": (lambda lib, x: (lib.isnan(x), x.isinf(), lib.isfinite(x)), [(3, 4)], False),
     "all_any": (lambda lib, x: ((x > -1).all(), (x > 1).any(dim=1), lib.all(x > 0, dim=0)), [(3, 4)], False),
     "isclose": (lambda lib, x, y: lib.isclose(x, x + y * 1e-7), [(3, 4), (3, 4)], False),
@@ -170,3 +187,18 @@ def test_in_place_scatter_and_masked_fill():
 def test_misuse_is_a_clear_error(call, message):
     with pytest.raises((ValueError, IndexError, RuntimeError, TypeError), match=message):
         call()
+
+
+def test_small_conveniences():
+    x = ttrain.arange(6.0).reshape(2, 3)
+    assert x.type_as(ttrain.zeros(1, dtype=ttrain.float64)).dtype == np.float64 and x.half().dtype == np.float16
+    assert x.is_floating_point() and not x.long().is_floating_point() and x.nelement() == ttrain.numel(x) == 6
+    assert x.reshape_as(ttrain.zeros(3, 2)).shape == (3, 2) and ttrain.t(x).shape == (3, 2)
+    w = ttrain.empty(1000)
+    with ttrain.no_grad():
+        assert w.uniform_(-2, 2, generator=ttrain.Generator(0)) is w
+    assert -2 <= w.min().item() and w.max().item() < 2 and abs(w.mean().item()) < 0.2
+    w.normal_(3.0, 0.5, generator=ttrain.Generator(1))
+    assert abs(w.mean().item() - 3) < 0.1 and abs(w.std().item() - 0.5) < 0.05
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        ttrain.zeros(2, requires_grad=True).uniform_()

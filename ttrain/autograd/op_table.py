@@ -26,11 +26,14 @@ import numpy as np
 from ttrain.autograd.ops import logic as _logic
 from ttrain.autograd.ops import select as _select
 from ttrain.autograd.ops.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from ttrain.autograd.ops.arith import Abs, Add, Clamp, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, Sqrt, Sub, Where
+from ttrain.autograd.ops.arith import (
+    Abs, Add, Clamp, Cos, Div, Exp, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow, Sin, Sqrt, Step, Sub, Where,
+)
 from ttrain.autograd.ops.einsum import einsum as _einsum
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.ops.matmul import MatMul
 from ttrain.autograd.ops.reduce import Extreme, Mean, Sum, arg_extreme, extreme
+from ttrain.autograd.ops.reduce import logsumexp as _logsumexp
 from ttrain.autograd.ops.reduce import var as _var
 from ttrain.autograd.ops.shape import (
     Clone,
@@ -430,3 +433,115 @@ def new_tensor(input: Tensor, data: Any, *, dtype: Any = None, device: Any = Non
     """A new tensor copying `data`, with this tensor's dtype unless `dtype` is given."""
     require_cpu(device)
     return _new(input, np.array(unwrap(data), dtype=dtype or input.dtype), requires_grad)
+
+
+# ---- more of the everyday API: elementwise maths, triangles, rolls, comparisons ------------------
+for _helper in (_select.argsort, _select.unbind, _select.narrow, _select.masked_select, _select.roll,
+                _select.tril, _select.triu, _select.nonzero):
+    public()(_helper)
+public()(_select.tile)
+del _helper
+
+
+@public()
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over `dim`, computed stably."""
+    return _logsumexp(input, dim, keepdim)
+
+
+@public()
+def sin(input: Tensor) -> Tensor:
+    """Sine."""
+    return Sin.apply(input)
+
+
+@public()
+def cos(input: Tensor) -> Tensor:
+    """Cosine."""
+    return Cos.apply(input)
+
+
+@public()
+def log1p(input: Tensor) -> Tensor:
+    """log(1 + input), accurate for small input."""
+    return Log1p.apply(input)
+
+
+@public()
+def square(input: Tensor) -> Tensor:
+    """input * input."""
+    return Mul.apply(input, input)
+
+
+@public()
+def reciprocal(input: Tensor) -> Tensor:
+    """1 / input."""
+    return Div.apply(1.0, input)
+
+
+@public()
+def rsqrt(input: Tensor) -> Tensor:
+    """1 / sqrt(input)."""
+    return Div.apply(1.0, Sqrt.apply(input))
+
+
+def _step(fn: Callable[[np.ndarray], np.ndarray], name: str, doc: str) -> Callable[[Tensor], Tensor]:
+    def op(input: Tensor) -> Tensor:
+        return Step.apply(input, fn=fn)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return public()(op)
+
+
+floor = _step(np.floor, "floor", "Round down (zero gradient).")
+ceil = _step(np.ceil, "ceil", "Round up (zero gradient).")
+round = _step(np.round, "round", "Round half to even, as PyTorch (zero gradient).")  # noqa: A001
+trunc = _step(np.trunc, "trunc", "Round towards zero (zero gradient).")
+sign = _step(np.sign, "sign", "-1, 0 or 1 by the sign of each element (zero gradient).")
+
+
+@public(tensor_first=False)
+def outer(input: Any, vec2: Any) -> Tensor:
+    """The outer product of two vectors."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ShapeError(f"outer: expects two vectors, got shapes {tuple(input.shape)} and {tuple(vec2.shape)}")
+    return MatMul.apply(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+@public(tensor_first=False)
+def dot(input: Any, other: Any) -> Tensor:
+    """The inner product of two vectors of the same length."""
+    if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
+        raise ShapeError(f"dot: expects two vectors of the same length, got shapes {tuple(input.shape)} and "
+                         f"{tuple(other.shape)}")
+    return MatMul.apply(input, other)
+
+
+def _comparison(method: str, doc: str) -> Callable[[Any, Any], Tensor]:
+    def compare(input: Any, other: Any) -> Tensor:
+        return getattr(input, method)(other)
+
+    compare.__name__ = compare.__qualname__ = method
+    compare.__doc__ = doc
+    return public(method=False)(compare)
+
+
+eq = _comparison("eq", "Elementwise ==, a boolean tensor.")
+ne = _comparison("ne", "Elementwise !=, a boolean tensor.")
+lt = _comparison("lt", "Elementwise <, a boolean tensor.")
+le = _comparison("le", "Elementwise <=, a boolean tensor.")
+gt = _comparison("gt", "Elementwise >, a boolean tensor.")
+ge = _comparison("ge", "Elementwise >=, a boolean tensor.")
+
+
+@public(method=False)
+def numel(input: Tensor) -> int:
+    """The number of elements."""
+    return input.numel()
+
+
+@public(method=False)
+def t(input: Tensor) -> Tensor:
+    """The transpose of a matrix (a tensor of at most 2 dimensions)."""
+    return input.t()

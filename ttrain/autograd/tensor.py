@@ -117,6 +117,12 @@ class Tensor:
         """Number of elements."""
         return self.data.size
 
+    nelement = numel
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point one."""
+        return self.data.dtype.kind == "f"
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -261,6 +267,14 @@ class Tensor:
         """Cast to `dtype` (as `to`), or without one the dtype's name, e.g. `"float32"`."""
         return self.data.dtype.name if dtype is None else self.to(dtype)
 
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """Cast to `other`'s dtype."""
+        return self.to(other.dtype)
+
+    def half(self) -> "Tensor":
+        """Cast to float16."""
+        return self.to(np.float16)
+
     def float(self) -> "Tensor":
         """Cast to float32."""
         return self.to(np.float32)
@@ -364,6 +378,22 @@ class Tensor:
         """`scatter` written into this tensor, in place (one-hot encodings, masks)."""
         self._check_inplace()
         self.data[...] = ops.select.scatter(self.detach(), dim, index, src, value=value).data
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> "Tensor":
+        """Fill with samples from U(a, b), in place (drawn from `generator`, the global stream by default)."""
+        from ttrain.random import resolve
+
+        self._check_inplace()
+        self.data[...] = resolve(generator).uniform(a, b, self.data.shape)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> "Tensor":
+        """Fill with samples from N(mean, std^2), in place."""
+        from ttrain.random import resolve
+
+        self._check_inplace()
+        self.data[...] = resolve(generator).normal(mean, std, self.data.shape)
         return self
 
     def masked_fill_(self, mask: Any, value: Any) -> "Tensor":
@@ -499,6 +529,8 @@ class Tensor:
     def view_as(self, other: "Tensor") -> "Tensor":
         """The same data in `other`'s shape."""
         return self.reshape(other.shape)
+
+    reshape_as = view_as
 
     def where(self, condition: Any, other: Any) -> "Tensor":
         """This tensor where `condition` holds, else `other` (`ttrain.where(condition, self, other)`)."""

@@ -295,3 +295,85 @@ def unique(
     if return_counts:
         out.append(_tensor(counts.astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """The indices that sort `input` along `dim` (`sort(...).indices`)."""
+    return sort(input, dim, descending, stable).indices
+
+
+def unbind(input: Any, dim: int = 0) -> tuple[Any, ...]:
+    """The slices along `dim`, each without that dimension."""
+    axis = canonical_dim(dim, input.ndim, "unbind")
+    lead = (slice(None),) * axis
+    return tuple(Index.apply(input, key=lead + (i,)) for i in range(input.shape[axis]))
+
+
+def narrow(input: Any, dim: int, start: int, length: int) -> Any:
+    """`length` elements of `input` along `dim` from `start` (a view in PyTorch, a copy's gradient here)."""
+    axis = canonical_dim(dim, input.ndim, "narrow")
+    n = input.shape[axis]
+    start = start + n if start < 0 else start
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow: start {start} and length {length} exceed dimension {dim} of size {n}")
+    return Index.apply(input, key=(slice(None),) * axis + (slice(start, start + length),))
+
+
+def masked_select(input: Any, mask: Any) -> Any:
+    """The elements where `mask` holds, as a 1-D tensor (`mask` broadcasts against `input`)."""
+    from ttrain.autograd.tensor import unwrap
+
+    keep = np.asarray(unwrap(mask), dtype=bool)
+    shape = np.broadcast_shapes(keep.shape, input.shape)
+    source = input if tuple(input.shape) == shape else expand(input, shape)
+    return Index.apply(source, key=np.broadcast_to(keep, shape))
+
+
+def roll(input: Any, shifts: Any, dims: Any = None) -> Any:
+    """Elements shifted cyclically by `shifts` along `dims` (of the flattened tensor without `dims`)."""
+    if dims is None:
+        return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(dims)} dims")
+    out = input
+    for shift, dim in zip(shifts, dims):
+        axis = canonical_dim(dim, input.ndim, "roll")
+        order = np.roll(np.arange(input.shape[axis]), shift)
+        out = Index.apply(out, key=(slice(None),) * axis + (order,))
+    return out
+
+
+def tile(input: Any, *dims: Any) -> Any:
+    """The tensor repeated along each dimension; fewer `dims` than dimensions repeat the last ones."""
+    dims = shape_arg(dims)
+    return repeat(input, *((1,) * (input.ndim - len(dims)) + tuple(dims)))
+
+
+def _triangle(input: Any, diagonal: int, lower: bool, op: str) -> Any:
+    from ttrain.autograd.ops.arith import Where
+
+    if input.ndim < 2:
+        raise ShapeError(f"{op}: expects a tensor of at least 2 dimensions, got shape {input.shape}")
+    rows, cols = input.shape[-2:]
+    keep = np.tri(rows, cols, diagonal, dtype=bool) if lower else ~np.tri(rows, cols, diagonal - 1, dtype=bool)
+    return Where.apply(keep, input, 0)
+
+
+def tril(input: Any, diagonal: int = 0) -> Any:
+    """The lower triangle of the last two dimensions (on and below `diagonal`); the rest zero."""
+    return _triangle(input, diagonal, True, "tril")
+
+
+def triu(input: Any, diagonal: int = 0) -> Any:
+    """The upper triangle of the last two dimensions (on and above `diagonal`); the rest zero."""
+    return _triangle(input, diagonal, False, "triu")
+
+
+def nonzero(input: Any, *, as_tuple: bool = False) -> Any:
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dimension."""
+    found = np.nonzero(input.data)
+    if as_tuple:
+        return tuple(_tensor(i.astype(np.int64)) for i in found)
+    return _tensor(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))
