@@ -109,6 +109,8 @@ class DataLoader:
         self.batch_sampler = batch_sampler
         self.drop_last = drop_last
         self.collate_fn = collate_fn
+        # decided once: as in PyTorch, dataset and collate_fn are not to be changed after construction
+        self._batched = collate_fn is None and _fetches_batches(dataset)
         self.num_workers = num_workers  # accepted; batches load in this process (see the class docstring)
         self.pin_memory = pin_memory
         self.generator = keep_stream(generator)  # an int seed: one stream, a new permutation per epoch
@@ -153,8 +155,11 @@ class DataLoader:
 
     def _fetch(self, indices: Any) -> Any:
         """One batch: one `get_batch` call for array datasets, else samples through `collate_fn`."""
-        if self.collate_fn is None and _fetches_batches(self.dataset):
-            return tuple(from_numpy(np.asarray(part)) for part in self.dataset.get_batch(np.asarray(indices)))
+        if self._batched:
+            parts = self.dataset.get_batch(np.asarray(indices))
+            if len(parts) == 2:  # (inputs, targets): the trainer's every batch, spelt out for speed
+                return from_numpy(np.asarray(parts[0])), from_numpy(np.asarray(parts[1]))
+            return tuple(from_numpy(np.asarray(part)) for part in parts)
         samples = [self.dataset[int(i)] for i in indices]
         return (self.collate_fn or default_collate)(samples)
 
