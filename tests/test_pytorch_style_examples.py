@@ -89,7 +89,7 @@ def test_mnist_cnn_one_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_mnist_cnn_two_epochs_reaches_97_percent(tmp_path):
-    # PyTorch, same script and data: 94.6% then 97.1%
+    # PyTorch, same script and data: 94.6% then 97.1% (ttrain: 94.2% then 97.4%)
     accuracies = _cnn_accuracy(_run("mnist_cnn.py", ["--epochs", "2", "--log-interval", "100"], tmp_path))
     assert len(accuracies) == 2 and accuracies[1] >= 0.965
 
