@@ -131,3 +131,28 @@ def test_a_config_names_the_new_optimizers():
 
     for key, cls in (("adadelta", "Adadelta"), ("adamax", "Adamax"), ("nadam", "NAdam"), ("radam", "RAdam")):
         assert resolve("optimizers", key) is getattr(ttrain.optim, cls)
+
+
+def test_lbfgs_resumes_from_its_state_dict(tmp_path):
+    def make(w0):
+        w = ttrain.tensor(w0, requires_grad=True)
+        optimizer = ttrain.optim.LBFGS([w], max_iter=3, history_size=4)
+        a, b = ttrain.tensor(A), ttrain.tensor(B)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = ((a @ w - b) ** 2).mean() + 0.01 * (w**4).sum()
+            loss.backward()
+            return loss
+
+        return w, optimizer, closure
+
+    w, optimizer, closure = make(W0.copy())
+    optimizer.step(closure)
+    ttrain.save({"w": w.detach(), "optimizer": optimizer.state_dict()}, tmp_path / "lbfgs.pt")
+    optimizer.step(closure)
+    saved = ttrain.load(tmp_path / "lbfgs.pt")
+    again, restored, closure_again = make(saved["w"].numpy().copy())
+    restored.load_state_dict(saved["optimizer"])
+    restored.step(closure_again)
+    np.testing.assert_allclose(again.detach().numpy(), w.detach().numpy(), rtol=1e-12)

@@ -7,11 +7,12 @@ trajectory.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from ttrain.autograd.grad_mode import enable_grad, no_grad
+from ttrain.autograd.tensor import unwrap
 from ttrain.optim.optimizer import Optimizer, check_nonnegative
 
 
@@ -111,7 +112,7 @@ class LBFGS(Optimizer):
     The closure clears the gradients, computes the loss, calls `backward()` and returns the loss; it
     is called as often as the iterations (and the `"strong_wolfe"` line search) need. One parameter
     group only. State (on the first parameter, as in PyTorch): the search direction, the last step,
-    the curvature history and counters.
+    the curvature history and counters; `state_dict()` saves it and `load_state_dict` continues.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
@@ -127,6 +128,30 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a `state_dict()`; the flat vectors (direction, last gradient) are checked against
+        the parameters' total size rather than one parameter's shape."""
+        flat_names, history_names = ("d", "prev_flat_grad"), ("old_dirs", "old_stps")
+        size, dtype = sum(p.data.size for p in self._params), self._params[0].data.dtype
+
+        def flat_array(name: str, value: Any) -> np.ndarray:
+            array = np.array(unwrap(value), dtype=dtype).reshape(-1)
+            if array.size != size:
+                raise ValueError(f"loaded LBFGS state {name!r} has {array.size} elements, the parameters have {size}")
+            return array
+
+        vectors, rest = {}, {}
+        for index, values in state_dict["state"].items():
+            rest[index] = {k: v for k, v in values.items() if k not in flat_names + history_names}
+            for name in flat_names:
+                if values.get(name) is not None:
+                    vectors[name] = flat_array(name, values[name])
+            for name in history_names:
+                if name in values:
+                    vectors[name] = [flat_array(name, v) for v in values[name]]
+        super().load_state_dict({**state_dict, "state": rest})
+        self.state[self._params[0]].update(vectors)
 
     def _check_options(self, options: dict[str, Any]) -> None:
         check_nonnegative(options, "lr", "tolerance_grad", "tolerance_change")
