@@ -1,6 +1,8 @@
 """ttrain: a config-driven training toolkit with its own define-by-run autograd engine.
 
-The Python API follows PyTorch's names: `ttrain.tensor`, `ttrain.nn`, `ttrain.optim`, `no_grad`.
+The Python API follows PyTorch's names: `ttrain.tensor`, `ttrain.nn`, `ttrain.optim`, `no_grad`,
+`ttrain.utils.data`, `ttrain.save`/`ttrain.load`, `ttrain.device` (docs/pytorch-compat.md lists what a
+PyTorch script can use).
 Training from Python: `ttrain.fit(config)`, `ttrain.evaluate(checkpoint)`, `ttrain.load(checkpoint)`
 (`ttrain.api`), and `Trainer`, `Callback`, `DataLoader` to write the loop's parts yourself.
 Every name loads on first access (PEP 562), so `import ttrain` and `ttrain --help` stay fast:
@@ -14,13 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"nn", "optim", "data", "config", "training", "autograd", "random", "cli"}
+_SUBMODULES = {
+    "nn", "optim", "data", "config", "training", "autograd", "random", "cli",
+    # PyTorch's namespaces a script reaches for: torch.utils.data, torch.cuda, torch.backends, ...
+    "utils", "cuda", "backends", "accelerator",
+}
 _HOMES = {
     "ttrain.autograd": ("Function", "Tensor", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"),
     "ttrain.autograd.creation": (
         "arange", "eye", "from_numpy", "full", "full_like", "linspace", "ones", "ones_like", "rand", "rand_like",
-        "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like",
+        "randint", "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like", "as_tensor", "empty",
+        "empty_like",
     ),
+    "ttrain.autograd.grad_mode": ("inference_mode", "is_inference_mode_enabled"),
+    "ttrain.devices": ("device",),
+    "ttrain.serialization": ("save",),
+    "ttrain.threads": ("get_num_threads", "set_num_threads"),
     "ttrain.random": ("Generator", "default_generator", "manual_seed"),
     # The training API (README "Training from Python"): fit/evaluate/load and what a script trains with.
     "ttrain.api": ("Loaded", "evaluate", "fit", "load"),
@@ -35,6 +46,7 @@ _FUNCTIONS = "ttrain.autograd.functions"
 _DTYPES = {
     "float16": "float16", "float32": "float32", "float64": "float64", "int32": "int32", "int64": "int64",
     "uint8": "uint8", "bool_": "bool_", "float": "float32", "double": "float64", "long": "int64",
+    "int8": "int8", "int16": "int16", "half": "float16", "short": "int16", "int": "int32", "bool": "bool_",
 }
 
 if TYPE_CHECKING:
@@ -42,6 +54,10 @@ if TYPE_CHECKING:
     from ttrain.autograd.creation import *  # noqa: F401,F403
     from ttrain.autograd.functions import *  # noqa: F401,F403
     from ttrain.random import Generator, default_generator, manual_seed  # noqa: F401
+    from ttrain.autograd.grad_mode import inference_mode, is_inference_mode_enabled  # noqa: F401
+    from ttrain.devices import device  # noqa: F401
+    from ttrain.serialization import save  # noqa: F401
+    from ttrain.threads import get_num_threads, set_num_threads  # noqa: F401
     from ttrain.api import Loaded, evaluate, fit, load  # noqa: F401
     from ttrain.data.loader import DataLoader  # noqa: F401
     from ttrain.training.callbacks.base import Callback  # noqa: F401

@@ -1,4 +1,5 @@
-"""The training API: `ttrain.fit`, `ttrain.evaluate` and `ttrain.load`, what the CLI does, from Python.
+"""The training API: `ttrain.fit`, `ttrain.evaluate` and `ttrain.load`, what the CLI does, from Python
+(`ttrain.load` also reads back what `ttrain.save` wrote, `ttrain.serialization`).
 
     summary = ttrain.fit("configs/seed.yaml", ["trainer.epochs=1"])
     ttrain.evaluate(summary["checkpoints"]["best"])["metrics"]
@@ -156,21 +157,27 @@ class Loaded:
         return iter((self.model, self.config))
 
 
-def load(checkpoint: str | os.PathLike[str], *, trust_modules: str | Sequence[str] = ()) -> Loaded:
-    """The model of a training checkpoint, with its weights and in eval mode, and its config.
+def load(f: Any, map_location: Any = None, weights_only: Any = None, *,
+         trust_modules: str | Sequence[str] = ()) -> Any:
+    """Read a file ttrain wrote: what `ttrain.save` saved, or a training checkpoint's model and config.
 
-    The model is rebuilt from the checkpoint's embedded config, which may name user code only
-    from `trust_modules` (see `evaluate`); building it reads the config's data once, to size
-    the model as training did. Raises CheckpointError for a missing, damaged or mismatched file
-    and ConfigError for a config this ttrain cannot build.
+    A file written by `ttrain.save` (or any plain safetensors file) gives back the saved object, its
+    tensors as `ttrain.Tensor`s, as `torch.load` does for a state dict; `map_location` (the CPU) and
+    `weights_only` are accepted for PyTorch scripts and change nothing: nothing is ever unpickled.
 
-    Only training checkpoints (`ttrain fit`'s `.safetensors` files, whose header says `format:
-    ttrain.checkpoint`) are read today. A plain tensor file is the place for a `torch.load`-style
-    counterpart of a future `ttrain.save`: it would dispatch on that header field here.
+    A training checkpoint (`ttrain fit`'s `.safetensors` files, whose header says `format:
+    ttrain.checkpoint`) gives a `Loaded`: the model with its weights, in eval mode, and its config.
+    The model is rebuilt from the checkpoint's embedded config, which may name user code only from
+    `trust_modules` (see `evaluate`); building it reads the config's data once, to size the model
+    as training did. Raises CheckpointError for a missing, damaged or mismatched file and
+    ConfigError for a config this ttrain cannot build.
     """
-    from ttrain.training import run
+    from ttrain import serialization
+    from ttrain.training import checkpoint, run
 
-    config, model, _datasets, metadata = run.load_for_inference(Path(checkpoint), trust_modules=_names(trust_modules))
+    if hasattr(f, "read") or checkpoint.header_format(f) != checkpoint.FORMAT_NAME:
+        return serialization.load(f, map_location=map_location)
+    config, model, _datasets, metadata = run.load_for_inference(Path(f), trust_modules=_names(trust_modules))
     return Loaded(model, config, metadata)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from ttrain.autograd.anomaly import ANOMALY, check_backward
 from ttrain.autograd.grad_mode import STATE
 from ttrain.autograd.tensor import Tensor  # engine is first imported by Tensor.backward, after tensor.py
+from ttrain.autograd.tensor_hooks import HOOKS, run_hooks
 
 
 def _tree_order(root: "Tensor") -> list["Tensor"] | None:
@@ -93,6 +94,7 @@ def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -
     `detect_anomaly` a node whose backward returns a NaN or infinity raises `AnomalyError`.
     """
     check_anomalies = ANOMALY.enabled  # read once: off, it costs one local test per node
+    hooked = bool(HOOKS)  # Tensor.register_hook anywhere: likewise one local test per node when off
     order = _tree_order(root) or _topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): grad}
     handed_out: set[int] = set()
@@ -102,6 +104,8 @@ def run_backward(root: "Tensor", grad: np.ndarray, retain_graph: bool = False) -
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue
+            if hooked and id(tensor) in HOOKS:
+                g = run_hooks(tensor, g)
             ctx = tensor._ctx
             if ctx is None:
                 _accumulate(tensor, g, handed_out)

@@ -1,4 +1,4 @@
-"""Gradient-recording switches: `no_grad`, `enable_grad` and `set_grad_enabled`.
+"""Gradient-recording switches: `no_grad`, `enable_grad`, `set_grad_enabled` and `inference_mode`.
 
 Each works as a context manager and as a decorator (`@no_grad()`, and `@no_grad` bare as in
 PyTorch 2). The flag is per thread, like PyTorch's.
@@ -101,3 +101,26 @@ class set_grad_enabled(_GradMode):
         clone = super()._recreate_cm()
         clone._applied = False
         return clone
+
+
+class inference_mode(_GradMode):  # noqa: N801  (PyTorch's name)
+    """`no_grad` for inference, as PyTorch's `inference_mode`: no graph inside the block.
+
+    `inference_mode(False)` records the graph instead. Works as a context manager and as a decorator,
+    bare or called. (PyTorch also marks the tensors made inside as inference tensors; ttrain's
+    tensors made under `no_grad` are already as cheap, so there is no such mark.)
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # used bare: @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        super().__init__()
+        self.mode = not bool(mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside `inference_mode()` (and `no_grad()`: ttrain has one switch for both)."""
+    return not STATE.enabled

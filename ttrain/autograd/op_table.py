@@ -23,10 +23,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ttrain.autograd.ops import logic as _logic
+from ttrain.autograd.ops import select as _select
 from ttrain.autograd.ops.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from ttrain.autograd.ops.arith import Abs, Add, Clamp, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, Sqrt, Sub, Where
+from ttrain.autograd.ops.arith import (
+    Abs, Add, Clamp, Cos, Div, Exp, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow, Sin, Sqrt, Step, Sub, Where,
+)
+from ttrain.autograd.ops.einsum import einsum as _einsum
+from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.ops.matmul import MatMul
 from ttrain.autograd.ops.reduce import Extreme, Mean, Sum, arg_extreme, extreme
+from ttrain.autograd.ops.reduce import logsumexp as _logsumexp
 from ttrain.autograd.ops.reduce import var as _var
 from ttrain.autograd.ops.shape import (
     Clone,
@@ -42,7 +49,8 @@ from ttrain.autograd.ops.shape import (
     transpose,
     unsqueeze,
 )
-from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.tensor import Tensor, unwrap
+from ttrain.devices import require_cpu
 
 
 @dataclass(frozen=True)
@@ -349,3 +357,191 @@ for _helper in (squeeze, unsqueeze, transpose, gather):
 for _helper in (cat, stack):
     public(method=False, tensor_first=False)(_helper)
 del _helper
+
+
+# ---- selection, rearrangement and tests: the rest of PyTorch's everyday tensor API ----------------
+for _helper in (_select.sort, _select.topk, _select.index_select, _select.chunk, _select.split, _select.flip,
+                _select.scatter, _select.scatter_add, _select.cumsum, _select.norm, _select.unique,
+                _logic.isnan, _logic.isfinite, _logic.isinf, _logic.isclose, _logic.allclose, _logic.equal,
+                _logic.all, _logic.any):
+    public()(_helper)
+public(function=False)(_select.repeat)  # torch has Tensor.repeat but no torch.repeat
+public(method=False, tensor_first=False)(_einsum)
+del _helper
+
+
+@public()
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
+    """`value` where `mask` holds, else the input (differentiable in the input, and in a tensor value)."""
+    return Where.apply(mask, value, input)
+
+
+@public(tensor_first=False)
+def mm(input: Any, mat2: Any) -> Tensor:
+    """Product of two matrices (2-D only; `matmul` broadcasts)."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ShapeError(f"mm: expects two matrices, got shapes {tuple(input.shape)} and {tuple(mat2.shape)}")
+    return MatMul.apply(input, mat2)
+
+
+@public(tensor_first=False)
+def bmm(input: Any, mat2: Any) -> Tensor:
+    """Batched product of two stacks of matrices, (b, n, m) @ (b, m, p) -> (b, n, p), without broadcasting."""
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
+                         f"{tuple(input.shape)} and {tuple(mat2.shape)}")
+    return MatMul.apply(input, mat2)
+
+
+def _new(input: Tensor, array: np.ndarray, requires_grad: bool) -> Tensor:
+    out = Tensor._wrap(array, False)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+@public(function=False)
+def new_zeros(input: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.zeros(shape_arg(size), dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_ones(input: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.ones(shape_arg(size), dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_full(input: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """`fill_value` in a tensor of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.full(shape_arg((size,)), fill_value, dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_empty(input: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of `size`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.empty(shape_arg(size), dtype=dtype or input.dtype), requires_grad)
+
+
+@public(function=False)
+def new_tensor(input: Tensor, data: Any, *, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    """A new tensor copying `data`, with this tensor's dtype unless `dtype` is given."""
+    require_cpu(device)
+    return _new(input, np.array(unwrap(data), dtype=dtype or input.dtype), requires_grad)
+
+
+# ---- more of the everyday API: elementwise maths, triangles, rolls, comparisons ------------------
+for _helper in (_select.argsort, _select.unbind, _select.narrow, _select.masked_select, _select.roll,
+                _select.tril, _select.triu, _select.nonzero):
+    public()(_helper)
+public()(_select.tile)
+del _helper
+
+
+@public()
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over `dim`, computed stably."""
+    return _logsumexp(input, dim, keepdim)
+
+
+@public()
+def sin(input: Tensor) -> Tensor:
+    """Sine."""
+    return Sin.apply(input)
+
+
+@public()
+def cos(input: Tensor) -> Tensor:
+    """Cosine."""
+    return Cos.apply(input)
+
+
+@public()
+def log1p(input: Tensor) -> Tensor:
+    """log(1 + input), accurate for small input."""
+    return Log1p.apply(input)
+
+
+@public()
+def square(input: Tensor) -> Tensor:
+    """input * input."""
+    return Mul.apply(input, input)
+
+
+@public()
+def reciprocal(input: Tensor) -> Tensor:
+    """1 / input."""
+    return Div.apply(1.0, input)
+
+
+@public()
+def rsqrt(input: Tensor) -> Tensor:
+    """1 / sqrt(input)."""
+    return Div.apply(1.0, Sqrt.apply(input))
+
+
+def _step(fn: Callable[[np.ndarray], np.ndarray], name: str, doc: str) -> Callable[[Tensor], Tensor]:
+    def op(input: Tensor) -> Tensor:
+        return Step.apply(input, fn=fn)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return public()(op)
+
+
+floor = _step(np.floor, "floor", "Round down (zero gradient).")
+ceil = _step(np.ceil, "ceil", "Round up (zero gradient).")
+round = _step(np.round, "round", "Round half to even, as PyTorch (zero gradient).")  # noqa: A001
+trunc = _step(np.trunc, "trunc", "Round towards zero (zero gradient).")
+sign = _step(np.sign, "sign", "-1, 0 or 1 by the sign of each element (zero gradient).")
+
+
+@public(tensor_first=False)
+def outer(input: Any, vec2: Any) -> Tensor:
+    """The outer product of two vectors."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ShapeError(f"outer: expects two vectors, got shapes {tuple(input.shape)} and {tuple(vec2.shape)}")
+    return MatMul.apply(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+@public(tensor_first=False)
+def dot(input: Any, other: Any) -> Tensor:
+    """The inner product of two vectors of the same length."""
+    if input.ndim != 1 or other.ndim != 1 or input.shape != other.shape:
+        raise ShapeError(f"dot: expects two vectors of the same length, got shapes {tuple(input.shape)} and "
+                         f"{tuple(other.shape)}")
+    return MatMul.apply(input, other)
+
+
+def _comparison(method: str, doc: str) -> Callable[[Any, Any], Tensor]:
+    def compare(input: Any, other: Any) -> Tensor:
+        return getattr(input, method)(other)
+
+    compare.__name__ = compare.__qualname__ = method
+    compare.__doc__ = doc
+    return public(method=False)(compare)
+
+
+eq = _comparison("eq", "Elementwise ==, a boolean tensor.")
+ne = _comparison("ne", "Elementwise !=, a boolean tensor.")
+lt = _comparison("lt", "Elementwise <, a boolean tensor.")
+le = _comparison("le", "Elementwise <=, a boolean tensor.")
+gt = _comparison("gt", "Elementwise >, a boolean tensor.")
+ge = _comparison("ge", "Elementwise >=, a boolean tensor.")
+
+
+@public(method=False)
+def numel(input: Tensor) -> int:
+    """The number of elements."""
+    return input.numel()
+
+
+@public(method=False)
+def t(input: Tensor) -> Tensor:
+    """The transpose of a matrix (a tensor of at most 2 dimensions)."""
+    return input.t()

@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ttrain.devices import CPU, check_device, require_cpu
 from ttrain.autograd.grad_mode import STATE
 
 _FLOAT_KINDS = "fc"
@@ -116,6 +117,12 @@ class Tensor:
         """Number of elements."""
         return self.data.size
 
+    nelement = numel
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point one."""
+        return self.data.dtype.kind == "f"
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -143,6 +150,13 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
+
+    def __index__(self) -> int:
+        # `classes[pred.argmax()]`, `range(n_tensor)`: an integer tensor of one element is an index
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"not {self.data.dtype} of shape {self.data.shape}")
+        return int(self.data.item())
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
@@ -211,20 +225,55 @@ class Tensor:
                 raise RuntimeError(f"backward(): gradient shape {seed.shape} != tensor shape {self.data.shape}")
         engine.run_backward(self, seed, retain_graph=retain_graph)
 
-    # ---- dtype conversion -----------------------------------------------------------------------
-    def to(self, dtype: Any) -> "Tensor":
-        """This tensor cast to `dtype`: differentiable between float types, detached otherwise.
+    # ---- device and dtype conversion ------------------------------------------------------------
+    @property
+    def device(self) -> Any:
+        """Where the tensor lives: always `ttrain.device("cpu")`."""
+        return CPU
 
-        `to("cpu")` returns the tensor itself, so device-agnostic PyTorch code runs unchanged.
+    @property
+    def is_cuda(self) -> bool:
+        """False: ttrain runs on the CPU."""
+        return False
+
+    def cpu(self) -> "Tensor":
+        """This tensor (it is on the CPU already)."""
+        return self
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
+           copy: bool = False, **_ignored: Any) -> "Tensor":
+        """This tensor cast to a dtype, as PyTorch's `to`: `to(dtype)`, `to(device)`, `to(device, dtype)`,
+        `to(other)` (other's dtype), or keywords. Differentiable between float types, detached otherwise.
+
+        The device must be the CPU (`"cpu"` or `ttrain.device("cpu")`); `"cuda"` or `"mps"` raise a
+        `DeviceError` that says ttrain runs on the CPU. `non_blocking` is accepted and changes nothing.
         """
-        if isinstance(dtype, str) and dtype.startswith("cpu"):
-            return self
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif check_device(arg) is not None:
+                device = arg
+            else:
+                dtype = arg
+        require_cpu(device)
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.clone() if copy else self
         dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
-            return self
         if dtype.kind not in _FLOAT_KINDS:
             return Tensor._wrap(self.data.astype(dtype), False)
         return ops.shape.Cast.apply(self, dtype=dtype)
+
+    def type(self, dtype: Any = None) -> Any:
+        """Cast to `dtype` (as `to`), or without one the dtype's name, e.g. `"float32"`."""
+        return self.data.dtype.name if dtype is None else self.to(dtype)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """Cast to `other`'s dtype."""
+        return self.to(other.dtype)
+
+    def half(self) -> "Tensor":
+        """Cast to float16."""
+        return self.to(np.float16)
 
     def float(self) -> "Tensor":
         """Cast to float32."""
@@ -291,6 +340,66 @@ class Tensor:
         """Clamp in place."""
         self._check_inplace()
         np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def div_(self, other: Any) -> "Tensor":
+        """self /= other, in place."""
+        self._check_inplace()
+        self.data /= unwrap(other)
+        return self
+
+    # `x -= y` and friends: in place where no graph is recorded (no_grad, or tensors that need no
+    # gradient: parameter updates by hand, as in "What is torch.nn really"); on a tensor inside a
+    # recorded graph they rebind the name to a new tensor, which keeps every gradient right.
+    def _inplace(self, other: Any, apply: Any, ufunc: Any) -> "Tensor":
+        if self.requires_grad and STATE.enabled:
+            if self._ctx is None:
+                self._check_inplace()  # a leaf that requires grad: PyTorch's error
+            return apply(self, other)
+        other = unwrap(other)
+        if ufunc is np.true_divide and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise RuntimeError(f"in-place division of a {self.data.dtype} tensor: its result would be a float")
+        ufunc(self.data, other, out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._inplace(other, Tensor.__add__, np.add)
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._inplace(other, Tensor.__sub__, np.subtract)
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._inplace(other, Tensor.__mul__, np.multiply)
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._inplace(other, Tensor.__truediv__, np.true_divide)
+
+    def scatter_(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> "Tensor":
+        """`scatter` written into this tensor, in place (one-hot encodings, masks)."""
+        self._check_inplace()
+        self.data[...] = ops.select.scatter(self.detach(), dim, index, src, value=value).data
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> "Tensor":
+        """Fill with samples from U(a, b), in place (drawn from `generator`, the global stream by default)."""
+        from ttrain.random import resolve
+
+        self._check_inplace()
+        self.data[...] = resolve(generator).uniform(a, b, self.data.shape)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> "Tensor":
+        """Fill with samples from N(mean, std^2), in place."""
+        from ttrain.random import resolve
+
+        self._check_inplace()
+        self.data[...] = resolve(generator).normal(mean, std, self.data.shape)
+        return self
+
+    def masked_fill_(self, mask: Any, value: Any) -> "Tensor":
+        """Set the elements where `mask` holds to `value`, in place."""
+        self._check_inplace()
+        np.copyto(self.data, unwrap(value), where=np.asarray(unwrap(mask), dtype=bool), casting="unsafe")
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -416,6 +525,24 @@ class Tensor:
     def expand_as(self, other: "Tensor") -> "Tensor":
         """Broadcast to `other`'s shape."""
         return self.expand(*other.shape)
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        """The same data in `other`'s shape."""
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def where(self, condition: Any, other: Any) -> "Tensor":
+        """This tensor where `condition` holds, else `other` (`ttrain.where(condition, self, other)`)."""
+        return ops.arith.Where.apply(condition, self, other)
+
+    # ---- autograd hooks -------------------------------------------------------------------------
+    def register_hook(self, hook: Any) -> Any:
+        """Call `hook(grad)` each time this tensor's gradient is computed in backward; a tensor the hook
+        returns replaces the gradient. Returns a handle whose `remove()` unregisters it."""
+        from ttrain.autograd.tensor_hooks import register_hook
+
+        return register_hook(self, hook)
 
 
 def _import_ops() -> None:

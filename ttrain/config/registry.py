@@ -273,6 +273,10 @@ REGISTRIES: dict[str, Registry] = {
         "adamw": "ttrain.optim:AdamW",
         "rmsprop": "ttrain.optim:RMSprop",
         "adagrad": "ttrain.optim:Adagrad",
+        "adadelta": "ttrain.optim:Adadelta",
+        "adamax": "ttrain.optim:Adamax",
+        "nadam": "ttrain.optim:NAdam",
+        "radam": "ttrain.optim:RAdam",
     }, supplied=1),
     # The scheduler's first argument (optimizer) is passed by the trainer; `warmup:` composes
     # LinearLR and the named scheduler with SequentialLR (see ttrain.config.builders).

@@ -137,6 +137,71 @@ class ArrayDataset(Dataset):
         )
 
 
+class IterableDataset(Dataset):
+    """A stream of samples, as in PyTorch: subclasses define `__iter__` (and need no `__getitem__`).
+
+    A `DataLoader` batches the samples in the order the stream yields them (no shuffling or sampler).
+    """
+
+    def __iter__(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is a stream of samples with no length")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of the first sample's features."""
+        return tuple(np.shape(next(iter(self))[0]))
+
+
+class TensorDataset(Dataset):
+    """Samples made of the same row of each of `tensors` (tensors or arrays of equal length), as in
+    PyTorch: `TensorDataset(x, y)[i] == (x[i], y[i])`. A batch is one fancy-indexing step per tensor."""
+
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: give at least one tensor")
+        from ttrain.autograd.tensor import Tensor
+
+        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        lengths = {len(t) for t in self.tensors}
+        if len(lengths) > 1:
+            raise ValueError(f"TensorDataset: the tensors have different lengths {[len(t) for t in self.tensors]}")
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:  # type: ignore[override]
+        """The rows at ``indices`` of every tensor."""
+        return tuple(t.data[indices] for t in self.tensors)
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after another."""
+
+    def __init__(self, datasets: Sequence[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: give at least one dataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} samples")
+        index %= n
+        which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
+
+
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order (PyTorch's ``Subset``)."""
 

@@ -2,7 +2,8 @@
 
 `Module` and `Parameter`; layers (`Linear`, `Flatten`, `Unflatten`, `Dropout`, activations,
 convolution and transposed convolution, pooling, normalisation, `Embedding`, positional embeddings,
-recurrent layers, `MultiheadAttention` and the Transformer layers, `PatchEmbedding`); containers (`Sequential`, `ModuleList`, `ModuleDict`); losses;
+recurrent layers, `MultiheadAttention` and the Transformer layers, `PatchEmbedding`); containers
+(`Sequential`, `ModuleList`, `ModuleDict`, `ParameterList`, `ParameterDict`); losses;
 the `functional` and `init` submodules; and the built-in models (`SeedNet`, `MLP` in
 `ttrain.nn.models`, `LeNet5`, `CNN` in `ttrain.nn.vision_models`, `CharLSTM` in
 `ttrain.nn.language_models`).
@@ -14,7 +15,7 @@ from ttrain.nn.activation import (
     ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
 from ttrain.nn.channel_dropout import Dropout2d
-from ttrain.nn.container import ModuleDict, ModuleList, Sequential
+from ttrain.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from ttrain.nn.conv import Conv1d, Conv2d
 from ttrain.nn.conv_transpose import ConvTranspose2d
 from ttrain.nn.dropout import Dropout
@@ -69,6 +70,7 @@ __all__ = [
     "Embedding", "Flatten", "GELU", "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "KLDivLoss", "L1Loss",
     "LayerNorm", "LearnedPositionalEmbedding", "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss",
     "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter",
+    "ParameterDict", "ParameterList",
     "PositionalEncoding", "ReLU", "SELU", "SeedNet", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
     "Softplus", "Tanh", "Unflatten", "functional", "init",
     # recurrent layers (ttrain.nn.recurrent)

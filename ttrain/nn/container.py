@@ -1,4 +1,5 @@
-"""Containers: `Sequential` (runs its modules in order), `ModuleList` and `ModuleDict`."""
+"""Containers: `Sequential` (runs its modules in order), `ModuleList`, `ModuleDict`, `ParameterList`
+and `ParameterDict`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import OrderedDict
 from typing import Any, Iterable, Iterator, Mapping
 
 from ttrain.nn.module import Module
+from ttrain.nn.parameter import Parameter
 
 
 class _ModuleSequence(Module):
@@ -163,3 +165,116 @@ class ModuleDict(Module):
         """Remove every module."""
         for key in list(self._modules):
             del self[key]
+
+
+def _as_parameter(value: Any) -> Parameter:
+    """A Parameter as given; a plain tensor or array becomes one (sharing its data), as in PyTorch."""
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
+class ParameterList(Module):
+    """A list of parameters that are registered (named "0", "1", ...), for a variable number of weights."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _key(self, idx: int) -> str:
+        if not isinstance(idx, int):
+            raise TypeError(f"ParameterList indices must be integers or slices, not {type(idx).__name__}")
+        size = len(self._parameters)
+        if not -size <= idx < size:
+            raise IndexError(f"index {idx} is out of range for ParameterList of length {size}")
+        return str(idx % size)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return ParameterList(list(self._parameters.values())[idx])
+        return self._parameters[self._key(idx)]
+
+    def __setitem__(self, idx: int, value: Any) -> None:
+        self.register_parameter(self._key(idx), _as_parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(list(self._parameters.values()))
+
+    def __iadd__(self, values: Iterable[Any]) -> "ParameterList":
+        return self.extend(values)
+
+    def append(self, value: Any) -> "ParameterList":
+        """Add a parameter at the end; returns self."""
+        self.register_parameter(str(len(self._parameters)), _as_parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> "ParameterList":
+        """Append each of `values`; returns self."""
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({name}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for name, p in self._parameters.items())
+
+
+class ParameterDict(Module):
+    """A dict of named parameters that are registered, in insertion order."""
+
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Iterable[str]:
+        """The names."""
+        return self._parameters.keys()
+
+    def values(self) -> Iterable[Parameter]:
+        """The parameters."""
+        return self._parameters.values()
+
+    def items(self) -> Iterable[tuple[str, Parameter]]:
+        """(name, parameter) pairs."""
+        return self._parameters.items()
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        """Add or replace parameters from a mapping or (name, value) pairs."""
+        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for name, value in pairs:
+            self[name] = value
+
+    def pop(self, key: str) -> Parameter:
+        """Remove `key` and return its parameter."""
+        value = self._parameters[key]
+        del self[key]
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The parameter under `key`, or `default`."""
+        return self._parameters.get(key, default)
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({name}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for name, p in self._parameters.items())

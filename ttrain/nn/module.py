@@ -15,7 +15,10 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from ttrain.autograd.tensor import Tensor, unwrap
+from ttrain.devices import check_device, require_cpu
+from ttrain.nn import hooks
 from ttrain.nn.parameter import Parameter
+from ttrain.utils.hooks import RemovableHandle
 
 _FLOAT_KINDS = "fc"
 
@@ -73,8 +76,29 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Deliberately nothing but the forward call: no hook machinery on the hot path.
+        # Deliberately nothing but the forward call: no hook machinery on the hot path. A module
+        # with hooks runs `ttrain.nn.hooks.call_with_hooks` instead (see that module).
         return self.forward(*args, **kwargs)
+
+    # ---- hooks --------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call `hook(module, args)` before each forward; a returned value replaces the positional
+        arguments (a tuple, or one value). With `with_kwargs`, `hook(module, args, kwargs)` may return
+        `(args, kwargs)`. Returns a handle whose `remove()` unregisters the hook."""
+        return hooks.add_hook(self, "forward_pre", hook, prepend=prepend, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call `hook(module, args, output)` after each forward (`hook(module, args, kwargs, output)`
+        with `with_kwargs`); a returned value replaces the output. Returns a removable handle."""
+        return hooks.add_hook(self, "forward", hook, prepend=prepend, with_kwargs=with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """Call `hook(module, grad_input, grad_output)` when the gradients of the module's positional
+        tensor inputs have been computed in backward (with those of its outputs); a returned tuple
+        replaces `grad_input`. Entries are None where no gradient flows. Returns a removable handle."""
+        return hooks.add_hook(self, "backward", hook, prepend=prepend)
 
     # ---- registration -----------------------------------------------------------------------
     def _registries(self, name: str) -> tuple[dict, dict, dict]:
@@ -299,17 +323,26 @@ class Module:
         fn(self)
         return self
 
-    # ---- dtype --------------------------------------------------------------------------------
-    def to(self, target: Any) -> Module:
-        """Cast floating-point parameters and buffers to a dtype in place; "cpu" is accepted as a no-op.
+    # ---- device and dtype ---------------------------------------------------------------------
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False) -> Module:
+        """Cast floating-point parameters and buffers to a dtype in place, as PyTorch's `to(dtype)`,
+        `to(device)`, `to(device, dtype)` or `to(tensor)`; returns self.
 
-        Parameters stay the same objects (an optimizer built before still holds them).
+        The device must be the CPU (`"cpu"` or `ttrain.device("cpu")`, a no-op); `"cuda"` or `"mps"`
+        raise a `DeviceError` saying that ttrain runs on the CPU. Parameters stay the same objects
+        (an optimizer built before still holds them).
         """
-        if isinstance(target, str):
-            if target != "cpu":
-                raise ValueError(f"to(): ttrain runs on the CPU only, got device {target!r}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif check_device(arg) is not None:
+                device = arg
+            else:
+                dtype = arg
+        require_cpu(device)
+        if dtype is None:
             return self
-        dtype = np.dtype(target)
+        dtype = np.dtype(dtype)
         if dtype.kind not in _FLOAT_KINDS:
             raise TypeError(f"to(): expects a floating point dtype, got {dtype}")
         for tensor in [*self.parameters(), *self.buffers()]:

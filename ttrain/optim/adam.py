@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from ttrain.optim.functional import adam_update
-from ttrain.optim.optimizer import Optimizer, check_nonnegative, check_number, zeros_like_param
+from ttrain.optim.optimizer import Optimizer, check_betas, check_nonnegative, zeros_like_param
 
 
 class Adam(Optimizer):
@@ -26,13 +26,7 @@ class Adam(Optimizer):
 
     def _check_options(self, options: Mapping[str, Any]) -> None:
         check_nonnegative(options, "lr", "eps")
-        betas = options["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            check_number(f"betas[{i}]", beta)
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (betas must lie in [0, 1))")
+        check_betas(options["betas"])
         check_nonnegative(options, "weight_decay")
 
     def _update_group(self, group: dict[str, Any]) -> None:

@@ -176,3 +176,82 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, *
     std = np.sqrt(state_sum)
     std += eps_
     param -= clr * g / std
+
+
+# ---- optimizers without a fused kernel: NumPy only, in torch's order of operations ----------------
+def _signed_decayed(param: np.ndarray, grad: np.ndarray, weight_decay: float, maximize: bool) -> np.ndarray:
+    """The gradient as the update rules use it: negated to maximise, plus `weight_decay * param` (L2)."""
+    g = -grad if maximize else grad
+    return g + param.dtype.type(weight_decay) * param if weight_decay != 0 else g
+
+
+def adadelta_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, acc_delta: np.ndarray, *,
+                    lr: float, rho: float, eps: float, weight_decay: float, maximize: bool) -> None:
+    """One Adadelta step: the step size is the ratio of two running RMS, of updates and of gradients."""
+    g = _signed_decayed(param, _grad_for(param, grad), weight_decay, maximize)
+    rho_, one_minus_rho, eps_, lr_ = np.array((rho, 1 - rho, eps, lr), dtype=param.dtype)
+    square_avg *= rho_
+    square_avg += one_minus_rho * g * g
+    delta = np.sqrt(acc_delta + eps_) / np.sqrt(square_avg + eps_) * g
+    acc_delta *= rho_
+    acc_delta += one_minus_rho * delta * delta
+    param -= lr_ * delta
+
+
+def adamax_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_inf: np.ndarray, *, step: int,
+                  lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, maximize: bool) -> None:
+    """One Adamax step (Adam with the infinity norm); `step` counts this step, from 1."""
+    g = _signed_decayed(param, _grad_for(param, grad), weight_decay, maximize)
+    one_minus_beta1, beta2_, eps_, clr = np.array((1 - beta1, beta2, eps, lr / (1 - beta1**step)), dtype=param.dtype)
+    exp_avg += one_minus_beta1 * (g - exp_avg)
+    np.maximum(exp_inf * beta2_, np.abs(g) + eps_, out=exp_inf)
+    param -= clr * exp_avg / exp_inf
+
+
+def nadam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, *, step: int,
+                 mu_product: float, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                 momentum_decay: float, decoupled_weight_decay: bool, maximize: bool) -> float:
+    """One NAdam step (Adam with Nesterov momentum and a momentum schedule); returns the new `mu_product`."""
+    grad = _grad_for(param, grad)
+    if decoupled_weight_decay and weight_decay != 0:
+        param *= param.dtype.type(1 - lr * weight_decay)
+        weight_decay = 0
+    g = _signed_decayed(param, grad, weight_decay, maximize)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    mu_product *= mu
+    one_minus_beta1, beta2_, one_minus_beta2, bias_correction2, eps_, grad_step, avg_step = np.array(
+        (1 - beta1, beta2, 1 - beta2, 1 - beta2**step, eps, lr * (1.0 - mu) / (1.0 - mu_product),
+         lr * mu_next / (1.0 - mu_product * mu_next)), dtype=param.dtype)
+    exp_avg += one_minus_beta1 * (g - exp_avg)
+    exp_avg_sq *= beta2_
+    exp_avg_sq += one_minus_beta2 * g * g
+    denom = np.sqrt(exp_avg_sq / bias_correction2) + eps_
+    param -= grad_step * g / denom
+    param -= avg_step * exp_avg / denom
+    return mu_product
+
+
+def radam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, *, step: int,
+                 lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+                 decoupled_weight_decay: bool, maximize: bool) -> None:
+    """One RAdam step: Adam whose adaptive term is switched on, rectified, once its variance is tractable."""
+    grad = _grad_for(param, grad)
+    if decoupled_weight_decay and weight_decay != 0:
+        param *= param.dtype.type(1 - lr * weight_decay)
+        weight_decay = 0
+    g = _signed_decayed(param, grad, weight_decay, maximize)
+    one_minus_beta1, beta2_, one_minus_beta2 = np.array((1 - beta1, beta2, 1 - beta2), dtype=param.dtype)
+    exp_avg += one_minus_beta1 * (g - exp_avg)
+    exp_avg_sq *= beta2_
+    exp_avg_sq += one_minus_beta2 * g * g
+    bias_correction1, bias_correction2 = 1 - beta1**step, 1 - beta2**step
+    corrected = exp_avg / param.dtype.type(bias_correction1)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    if rho_t > 5.0:  # the variance of the adaptive learning rate is tractable: rectify it
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        adaptive_lr = param.dtype.type(bias_correction2**0.5) / (np.sqrt(exp_avg_sq) + param.dtype.type(eps))
+        param -= corrected * param.dtype.type(lr) * adaptive_lr * param.dtype.type(rect)
+    else:
+        param -= corrected * param.dtype.type(lr)

@@ -48,6 +48,16 @@ def check_nonnegative(options: Mapping[str, Any], *names: str) -> None:
             raise ValueError(f"Invalid {label}: {value} ({name} must be >= 0)")
 
 
+def check_betas(betas: Any) -> None:
+    """Raise unless `betas` is a pair of numbers in [0, 1) (Adam's family), in torch's words."""
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        check_number(f"betas[{i}]", beta)
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta} (betas must lie in [0, 1))")
+
+
 def zeros_like_param(param: Tensor) -> np.ndarray:
     """A C-contiguous zero array shaped and typed like the parameter (state the kernels can use)."""
     return np.zeros(param.data.shape, dtype=param.data.dtype)

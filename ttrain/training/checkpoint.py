@@ -437,6 +437,34 @@ def _parse_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def read_safetensors(path: Path, raw: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and tensors of any safetensors file's bytes ``raw`` (named ``path`` in errors), with
+    the same checks of its layout as a checkpoint's, but none of a checkpoint's metadata."""
+    from safetensors.numpy import load
+
+    header, data_start = _parse_header(path, raw)
+    _check_layout(path, header, len(raw) - data_start)
+    try:
+        return header, load(raw)
+    except Exception as exc:  # safetensors' own checks; ours above should have caught everything
+        raise _error(path, f"is damaged: {exc}") from None
+
+
+def header_format(path: str | Path) -> str | None:
+    """The ``format`` field of a safetensors file's header metadata, reading the header only; None for
+    a file that is not safetensors or has no such field (reading the whole file says what is wrong)."""
+    try:
+        with open(path, "rb") as file:
+            length = int.from_bytes(file.read(8), "little")
+            if not 2 <= length <= _MAX_HEADER_BYTES:
+                return None
+            header = json.loads(file.read(length).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    fields = header.get("__metadata__") if isinstance(header, dict) else None
+    return fields.get("format") if isinstance(fields, dict) and isinstance(fields.get("format"), str) else None
+
+
 def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read and verify a checkpoint: ``(tensors, metadata)``; any problem is a CheckpointError.
 

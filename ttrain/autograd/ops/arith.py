@@ -255,3 +255,51 @@ class Clamp(Function):
         if hi is not None:
             inside &= a <= hi
         return unbroadcast(grad * inside, a.shape), None, None
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * np.cos(a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return -grad * np.sin(a)
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a)
+
+
+class Step(Function):
+    """A piecewise-constant function (floor, ceil, round, trunc, sign): zero gradient, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, fn):
+        return fn(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)

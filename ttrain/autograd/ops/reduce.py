@@ -124,3 +124,14 @@ def var(x: Any, dim: Any = None, keepdim: bool = False, correction: int = 1) -> 
     axes = canonical_dims(dim, x.ndim, "var")
     deviation = x - x.mean(dim=axes, keepdim=True)
     return (deviation * deviation).sum(dim=axes, keepdim=keepdim) / max(_count(x.shape, axes) - correction, 0)
+
+
+def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Any:
+    """log(sum(exp(x))) over `dim`, computed stably (the maximum is taken out first, as a constant)."""
+    from ttrain.autograd.tensor import Tensor
+
+    axes = canonical_dims(dim, x.ndim, "logsumexp")
+    peak = np.max(x.data, axis=axes, keepdims=True) if x.data.size else np.zeros((1,) * x.ndim, x.data.dtype)
+    peak = np.where(np.isfinite(peak), peak, 0).astype(x.data.dtype)
+    total = (x - Tensor._wrap(peak, False)).exp().sum(dim=axes, keepdim=True).log() + Tensor._wrap(peak, False)
+    return total if keepdim else total.squeeze(axes if axes is not None else None)
