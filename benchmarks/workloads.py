@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 # The command-line names of the workloads, in the order the report lists them.
-THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "infer_mlp", "infer_cnn", "numpy_mlp")
+THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "infer_mlp", "infer_cnn", "numpy_mlp", "lstm")
 PROCESS_WORKLOADS = ("startup", "memory", "conv_layers")
 ALL_WORKLOADS = THROUGHPUT_WORKLOADS + PROCESS_WORKLOADS
 
-MODELS = ("seed", "mlp", "cnn")
+MODELS = ("seed", "mlp", "cnn", "lstm")
 DATA_SEED = 0  # the batch order
 INIT_SEED = 0  # the initial weights
 
@@ -70,6 +70,9 @@ def tasks_for(workloads: list[str], torch: bool = True) -> list[Task]:
     if "cnn" in workloads:
         tasks.append(Task("cnn", "CNN of configs/mnist_cnn.yaml train (Adam 1e-3, dropout on)",
                           "cnn", True, 64, 6, 2, ("ttrain", *theirs), target=1.0))
+    if "lstm" in workloads:
+        tasks.append(Task("lstm", "LSTM(28, 128) over 28 rows of 28 pixels + Linear on the last step train "
+                          "(cross-entropy, Adam 1e-3)", "lstm", True, 64, 30, 5, ("ttrain", *theirs), target=1.0))
     if "infer_mlp" in workloads:
         tasks.append(Task("infer_mlp", "MLP 784-512-256-10 inference (eval, no_grad / inference_mode)",
                           "mlp", False, 128, 100, 5, ("ttrain", *theirs), target=1.2))
@@ -103,6 +106,10 @@ def build_ttrain_model(model: str):  # noqa: ANN201  (a ttrain Module)
         return MLP(784, (512, 256), 10, activation="relu")
     if model == "cnn":
         return cnn_class()()  # its defaults are the network of configs/mnist_cnn.yaml
+    if model == "lstm":  # the `layers:` list of configs/mnist_lstm.yaml, one image row per time step
+        from ttrain import nn
+
+        return nn.Sequential(nn.LSTMLayer(28, 128), nn.SequenceOutput("last"), nn.Linear(128, 10))
     raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
 
 
@@ -167,9 +174,10 @@ class Inputs:
             return {name: data[name] for name in data.files}
 
     def batches(self, task: Task) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Every full batch of the epoch, as views: images (N, 1, 28, 28) for the CNN, one-hot targets
-        for the seed net."""
-        x = self.x.reshape(-1, 1, 28, 28) if task.model == "cnn" else self.x
+        """Every full batch of the epoch, as views: images (N, 1, 28, 28) for the CNN, sequences of 28
+        rows (N, 28, 28) for the LSTM, one-hot targets for the seed net."""
+        shapes = {"cnn": (-1, 1, 28, 28), "lstm": (-1, 28, 28)}
+        x = self.x.reshape(shapes[task.model]) if task.model in shapes else self.x
         targets = self.onehot if task.model == "seed" else self.y
         b = task.batch_size
         return [(x[i:i + b], targets[i:i + b]) for i in range(0, len(x) - b + 1, b)]

@@ -10,7 +10,7 @@ from benchmarks.workloads import Inputs, Step, Task
 
 
 def _model(torch: Any, model: str) -> Any:
-    """torch.nn twins of ttrain's SeedNet, MLP and CNN (same layers, same state-dict names)."""
+    """torch.nn twins of ttrain's SeedNet, MLP, CNN and LSTM model (same layers, same state-dict names)."""
     nn = torch.nn
 
     class SeedNet(nn.Module):
@@ -43,7 +43,14 @@ def _model(torch: Any, model: str) -> Any:
         def forward(self, x: Any) -> Any:
             return self.classifier(self.features(x))
 
-    return {"seed": SeedNet, "mlp": MLP, "cnn": CNN}[model]()
+    class LastStepLSTM(nn.LSTM):  # ttrain's LSTMLayer: batch-first, the output sequence only
+        def forward(self, x: Any) -> Any:
+            return super().forward(x)[0][:, -1]
+
+    def lstm() -> Any:
+        return nn.Sequential(LastStepLSTM(28, 128, batch_first=True), nn.Identity(), nn.Linear(128, 10))
+
+    return {"seed": SeedNet, "mlp": MLP, "cnn": CNN, "lstm": lstm}[model]()
 
 
 def build(task: Task, inputs: Inputs) -> tuple[Step, float]:

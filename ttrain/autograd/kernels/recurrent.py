@@ -44,7 +44,7 @@ def _as(like, value):
     return type(like)(value)
 
 
-@overload(_as)
+@overload(_as, inline="always")
 def _as_typed(like, value):
     if like == types.float32:
         return lambda like, value: np.float32(value)
@@ -72,14 +72,14 @@ def _tanh_float32(x):
     return x * p / q
 
 
-@overload(_tanh)
+@overload(_tanh, inline="always")
 def _tanh_typed(x):
     if x == types.float32:
         return _tanh_float32
     return lambda x: math.tanh(x)
 
 
-@_jit
+@njit(cache=True, error_model="numpy", inline="always")
 def _sigmoid(x):
     half = _as(x, 0.5)
     return half + half * _tanh(half * x)
@@ -93,6 +93,9 @@ def tanh_array(x, out):
 
 
 # ---- LSTM: gates i, f, g, o; acts holds i, f, g, o, tanh(c) ------------------------------------
+# Every loop runs from 0 over views of one gate: indexing a[2 * n + j] made Numba keep its
+# negative-index check and LLVM give up vectorising (a tanh over range(2n, 3n) ran 6x slower
+# than over a view), and a loop that writes one part of an array while reading another as well.
 @_jit
 def _lstm_forward(xp, hp, b_hh, c_prev, acts, c, h):
     batch, n = c.shape
@@ -100,19 +103,20 @@ def _lstm_forward(xp, hp, b_hh, c_prev, acts, c, h):
         x, r, a = xp[b], hp[b], acts[b]
         for j in range(4 * n):
             a[j] = x[j] + r[j] + b_hh[j]
+        i_f, g, o, tanh_c = a[:2 * n], a[2 * n:3 * n], a[3 * n:4 * n], a[4 * n:]
         for j in range(2 * n):
-            a[j] = _sigmoid(a[j])
-        for j in range(2 * n, 3 * n):
-            a[j] = _tanh(a[j])
-        for j in range(3 * n, 4 * n):
-            a[j] = _sigmoid(a[j])
-        cp, cb, hb = c_prev[b], c[b], h[b]
+            i_f[j] = _sigmoid(i_f[j])
         for j in range(n):
-            cell = a[n + j] * cp[j] + a[j] * a[2 * n + j]
-            cb[j] = cell
-            a[4 * n + j] = _tanh(cell)
+            g[j] = _tanh(g[j])
         for j in range(n):
-            hb[j] = a[3 * n + j] * a[4 * n + j]
+            o[j] = _sigmoid(o[j])
+        i, f, cp, cb, hb = a[:n], a[n:2 * n], c_prev[b], c[b], h[b]
+        for j in range(n):
+            cb[j] = f[j] * cp[j] + i[j] * g[j]
+        for j in range(n):
+            tanh_c[j] = _tanh(cb[j])
+        for j in range(n):
+            hb[j] = o[j] * tanh_c[j]
 
 
 @_jit
@@ -121,15 +125,16 @@ def _lstm_backward(acts, c_prev, dy, dh, dc, dg):
     one = _as(acts[0, 0], 1.0)
     for b in range(batch):
         a, cp, y, r, cg, d = acts[b], c_prev[b], dy[b], dh[b], dc[b], dg[b]
+        i, f, g, o, tanh_c = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:4 * n], a[4 * n:]
+        di, df, dgg, do = d[:n], d[n:2 * n], d[2 * n:3 * n], d[3 * n:]
         for j in range(n):
-            i, f, g, o, tc = a[j], a[n + j], a[2 * n + j], a[3 * n + j], a[4 * n + j]
             dh_t = y[j] + r[j]
-            dcell = cg[j] + dh_t * o * (one - tc * tc)
-            d[j] = dcell * g * i * (one - i)
-            d[n + j] = dcell * cp[j] * f * (one - f)
-            d[2 * n + j] = dcell * i * (one - g * g)
-            d[3 * n + j] = dh_t * tc * o * (one - o)
-            cg[j] = dcell * f
+            dcell = cg[j] + dh_t * o[j] * (one - tanh_c[j] * tanh_c[j])
+            di[j] = dcell * g[j] * i[j] * (one - i[j])
+            df[j] = dcell * cp[j] * f[j] * (one - f[j])
+            dgg[j] = dcell * i[j] * (one - g[j] * g[j])
+            do[j] = dh_t * tanh_c[j] * o[j] * (one - o[j])
+            cg[j] = dcell * f[j]
 
 
 class LSTMSteps:
@@ -153,16 +158,19 @@ class LSTMSteps:
 @_jit
 def _gru_forward(xp, hp, b_hh, h_prev, acts, h):
     batch, n = h.shape
+    b_hn = b_hh[2 * n:]
     for b in range(batch):
-        x, r, a, hb, hp_b = xp[b], hp[b], acts[b], h[b], h_prev[b]
+        x, r, a, hb, before = xp[b], hp[b], acts[b], h[b], h_prev[b]
+        reset_update, reset, update, new, hn = a[:2 * n], a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
+        x_n, h_n = x[2 * n:], r[2 * n:]
         for j in range(2 * n):
-            a[j] = _sigmoid(x[j] + r[j] + b_hh[j])
+            reset_update[j] = _sigmoid(x[j] + r[j] + b_hh[j])
         for j in range(n):
-            hn = r[2 * n + j] + b_hh[2 * n + j]
-            new = _tanh(x[2 * n + j] + a[j] * hn)
-            a[2 * n + j] = new
-            a[3 * n + j] = hn
-            hb[j] = new + a[n + j] * (hp_b[j] - new)
+            hn[j] = h_n[j] + b_hn[j]
+        for j in range(n):
+            new[j] = _tanh(x_n[j] + reset[j] * hn[j])
+        for j in range(n):
+            hb[j] = new[j] + update[j] * (before[j] - new[j])
 
 
 @_jit
@@ -170,18 +178,21 @@ def _gru_backward(acts, h_prev, dy, dh, dgx, dgh):
     batch, n = dh.shape
     one = _as(acts[0, 0], 1.0)
     for b in range(batch):
-        a, hp_b, y, r, gx, gh = acts[b], h_prev[b], dy[b], dh[b], dgx[b], dgh[b]
+        a, before, y, r, gx, gh = acts[b], h_prev[b], dy[b], dh[b], dgx[b], dgh[b]
+        reset, update, new, hn = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
+        gx_r, gx_z, gx_n, gh_r, gh_z, gh_n = gx[:n], gx[n:2 * n], gx[2 * n:], gh[:n], gh[n:2 * n], gh[2 * n:]
         for j in range(n):
-            reset, update, new, hn = a[j], a[n + j], a[2 * n + j], a[3 * n + j]
             dh_t = y[j] + r[j]
-            dnew = dh_t * (one - update) * (one - new * new)
-            dreset = dnew * hn * reset * (one - reset)
-            dupdate = dh_t * (hp_b[j] - new) * update * (one - update)
-            gx[j] = gh[j] = dreset
-            gx[n + j] = gh[n + j] = dupdate
-            gx[2 * n + j] = dnew
-            gh[2 * n + j] = dnew * reset
-            r[j] = dh_t * update
+            dnew = dh_t * (one - update[j]) * (one - new[j] * new[j])
+            dreset = dnew * hn[j] * reset[j] * (one - reset[j])
+            dupdate = dh_t * (before[j] - new[j]) * update[j] * (one - update[j])
+            gx_r[j] = dreset
+            gh_r[j] = dreset
+            gx_z[j] = dupdate
+            gh_z[j] = dupdate
+            gx_n[j] = dnew
+            gh_n[j] = dnew * reset[j]
+            r[j] = dh_t * update[j]
 
 
 class GRUSteps:
