@@ -25,6 +25,9 @@ import numpy as np
 from ttrain.autograd.function import Function
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.tensor import Tensor
+from ttrain.autograd.workspace import Workspace
+
+_SCRATCH = Workspace()  # every array below but the returned gradients: see workspace.py for why
 
 
 class Recurrence(Function):
@@ -36,16 +39,18 @@ class Recurrence(Function):
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps: Any = None, reverse: bool = False):
         steps_, batch, _ = x.shape
         rows, hidden = w_hh.shape
-        projected = (x.reshape(steps_ * batch, -1) @ w_ih.T).reshape(steps_, batch, rows)
+        dtype = np.result_type(x, w_ih)
+        projected = _SCRATCH.empty((steps_, batch, rows), dtype)
+        np.matmul(x.reshape(steps_ * batch, -1), w_ih.T, out=projected.reshape(steps_ * batch, rows))
         if b_ih is not None:
             projected += b_ih
         w_hh_t = np.ascontiguousarray(w_hh.T)
         b_hh = np.zeros(rows, dtype=projected.dtype) if b_hh is None else b_hh
-        out = np.empty((steps_ + steps.has_cell, batch, hidden), dtype=projected.dtype)
+        out = _SCRATCH.empty((steps_ + steps.has_cell, batch, hidden), dtype)
         ys = out[:steps_]
-        acts = np.empty((steps_, batch, steps.saved * hidden), dtype=out.dtype)
-        cs = np.empty((steps_, batch, hidden), dtype=out.dtype) if steps.has_cell else None
-        hp = np.empty((batch, rows), dtype=out.dtype)
+        acts = _SCRATCH.empty((steps_, batch, steps.saved * hidden), dtype)
+        cs = _SCRATCH.empty((steps_, batch, hidden), dtype) if steps.has_cell else None
+        hp = _SCRATCH.empty((batch, rows), dtype)
         h_prev, c_prev = np.ascontiguousarray(h0, dtype=out.dtype), c0
         if c_prev is not None:
             c_prev = np.ascontiguousarray(c_prev, dtype=out.dtype)
@@ -69,10 +74,10 @@ class Recurrence(Function):
         grad = np.ascontiguousarray(grad, dtype=ys.dtype)
         dys = grad[:steps_]
         dc = grad[steps_].copy() if steps.has_cell else None
-        dgx = np.empty((steps_, batch, rows), dtype=ys.dtype)
-        dgh = np.empty_like(dgx) if steps.hidden_path_apart else dgx
-        dh = np.zeros((batch, hidden), dtype=ys.dtype)
-        through_w_hh = np.empty_like(dh) if steps.hidden_path_apart else dh
+        dgx = _SCRATCH.empty((steps_, batch, rows), ys.dtype)
+        dgh = _SCRATCH.empty((steps_, batch, rows), ys.dtype) if steps.hidden_path_apart else dgx
+        dh = np.zeros((batch, hidden), dtype=ys.dtype)  # returned as h0's gradient: not scratch
+        through_w_hh = _SCRATCH.empty((batch, hidden), ys.dtype) if steps.hidden_path_apart else dh
         order = _order(steps_, reverse)
         first = order[0]
         h0 = np.ascontiguousarray(h0, dtype=ys.dtype)
@@ -91,7 +96,7 @@ class Recurrence(Function):
         dw_ih = flat_gx.T @ flat_x if needs[3] else None
         dw_hh = None
         if needs[4]:
-            previous = np.empty_like(ys)  # h_prev of every step, in time order
+            previous = _SCRATCH.empty(ys.shape, ys.dtype)  # h_prev of every step, in time order
             if reverse:
                 previous[:-1], previous[-1] = ys[1:], h0
             else:
