@@ -125,3 +125,20 @@ def test_operands_that_do_not_fit_are_shape_errors_naming_the_op():
         recurrence("lstm", x, h0, None, w_ih, w_hh, b_ih, b_hh)
     with pytest.raises(ShapeError, match="h0 of shape"):
         recurrence("lstm", x, h0[:1], c0, w_ih, w_hh, b_ih, b_hh)
+
+
+def test_graphs_alive_together_keep_their_own_buffers():
+    def run(seed):
+        operands = _operands("gru", 4, np.float64, bias=True, seed=seed)
+        return operands, recurrence("gru", *operands)
+
+    alone = []
+    for seed in (1, 2):
+        operands, out = run(seed)
+        out.sum().backward()
+        alone.append((out.detach().numpy().copy(), operands[3].grad.numpy().copy()))
+    together = [run(1), run(2)]  # both graphs and outputs alive: no scratch array may be shared
+    for (operands, out), (value, grad) in zip(together, alone):
+        out.sum().backward()
+        np.testing.assert_array_equal(out.detach().numpy(), value)
+        np.testing.assert_array_equal(operands[3].grad.numpy(), grad)
