@@ -34,7 +34,7 @@ def _step_operands(kind: str, dtype: type, seed: int) -> dict[str, np.ndarray]:
     def draw(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 1.5).astype(dtype)
 
-    return {"xp": draw(B, rows), "hp": draw(B, rows), "b_hh": draw(rows), "h_prev": draw(B, H),
+    return {"xp": draw(B, rows), "hp": draw(B, rows), "b_ih": draw(rows), "b_hh": draw(rows), "h_prev": draw(B, H),
             "c_prev": draw(B, H) if steps.has_cell else None, "dy": draw(B, H), "dh": draw(B, H),
             "dc": draw(B, H) if steps.has_cell else None}
 
@@ -44,7 +44,7 @@ def _run_step(steps, o: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     acts = np.zeros((B, steps.saved * H), dtype)
     h = np.zeros((B, H), dtype)
     c = np.zeros((B, H), dtype) if steps.has_cell else None
-    steps.forward(o["xp"], o["hp"], o["b_hh"], o["h_prev"], o["c_prev"], acts, h, c)
+    steps.forward(o["xp"], o["hp"], o["b_ih"], o["b_hh"], o["h_prev"], o["c_prev"], acts, h, c)
     dh, dc = o["dh"].copy(), None if o["dc"] is None else o["dc"].copy()
     dgx = np.zeros((B, rows), dtype)
     dgh = np.zeros((B, rows), dtype) if steps.hidden_path_apart else dgx

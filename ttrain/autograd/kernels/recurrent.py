@@ -1,7 +1,7 @@
 """Fused time steps of the recurrent layers: LSTM, GRU and Elman (tanh or relu), forward and backward.
 
 One call does everything of one time step except the hidden-to-hidden GEMM: adding the input
-projection, the hidden projection and b_hh, every gate's activation, the cell update, and in
+projection, the hidden projection and both biases, every gate's activation, the cell update, and in
 backward every gate's derivative. The GEMMs stay in BLAS (`ops/recurrent.py` calls them between
 the steps): a GEMM written in Numba ran 2x slower than OpenBLAS on LSTM(28, 128)'s (64, 128) @
 (128, 512), and Numba's own `np.dot` needs SciPy.
@@ -15,9 +15,10 @@ ranges, each loop simple enough to vectorise.
 
 Every step class has the same interface, which `ops/recurrent.py` drives and `recurrent_reference.py`
 repeats in plain NumPy for the tests:
-  forward(xp, hp, b_hh, h_prev, c_prev, acts, h, c)   writes acts (what backward needs), h, c
+  forward(xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c)   writes acts (what backward needs), h, c
   backward(acts, h_prev, c_prev, h, dy, dh, dc, dgx, dgh)
-xp: (B, G) input projection with b_ih; hp: (B, G) hidden projection without bias; dy: this step's
+xp: (B, G) input projection and hp: (B, G) hidden projection, both without bias (adding b_ih
+here saves a pass over all steps' projections); dy: this step's
 output gradient; dh: in, the gradient reaching h from later steps; out, the part of h_prev's
 gradient that bypasses W_hh (GRU only; the others leave it for the GEMM to overwrite); dc: the
 cell gradient, c_t's in and c_prev's out. dgx/dgh: gradients of the input and hidden
@@ -97,12 +98,12 @@ def tanh_array(x, out):
 # negative-index check and LLVM give up vectorising (a tanh over range(2n, 3n) ran 6x slower
 # than over a view), and a loop that writes one part of an array while reading another as well.
 @_jit
-def _lstm_forward(xp, hp, b_hh, c_prev, acts, c, h):
+def _lstm_forward(xp, hp, b_ih, b_hh, c_prev, acts, c, h):
     batch, n = c.shape
     for b in range(batch):
         x, r, a = xp[b], hp[b], acts[b]
         for j in range(4 * n):
-            a[j] = x[j] + r[j] + b_hh[j]
+            a[j] = x[j] + r[j] + (b_ih[j] + b_hh[j])
         i_f, g, o, tanh_c = a[:2 * n], a[2 * n:3 * n], a[3 * n:4 * n], a[4 * n:]
         for j in range(2 * n):
             i_f[j] = _sigmoid(i_f[j])
@@ -146,8 +147,8 @@ class LSTMSteps:
     hidden_path_apart = False
 
     @staticmethod
-    def forward(xp, hp, b_hh, h_prev, c_prev, acts, h, c):
-        _lstm_forward(xp, hp, b_hh, c_prev, acts, c, h)
+    def forward(xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):
+        _lstm_forward(xp, hp, b_ih, b_hh, c_prev, acts, c, h)
 
     @staticmethod
     def backward(acts, h_prev, c_prev, h, dy, dh, dc, dgx, dgh):
@@ -156,19 +157,19 @@ class LSTMSteps:
 
 # ---- GRU: gates r, z, n; acts holds r, z, n, W_hn h + b_hn -------------------------------------
 @_jit
-def _gru_forward(xp, hp, b_hh, h_prev, acts, h):
+def _gru_forward(xp, hp, b_ih, b_hh, h_prev, acts, h):
     batch, n = h.shape
-    b_hn = b_hh[2 * n:]
+    b_in, b_hn = b_ih[2 * n:], b_hh[2 * n:]
     for b in range(batch):
         x, r, a, hb, before = xp[b], hp[b], acts[b], h[b], h_prev[b]
         reset_update, reset, update, new, hn = a[:2 * n], a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
         x_n, h_n = x[2 * n:], r[2 * n:]
         for j in range(2 * n):
-            reset_update[j] = _sigmoid(x[j] + r[j] + b_hh[j])
+            reset_update[j] = _sigmoid(x[j] + r[j] + (b_ih[j] + b_hh[j]))
         for j in range(n):
             hn[j] = h_n[j] + b_hn[j]
         for j in range(n):
-            new[j] = _tanh(x_n[j] + reset[j] * hn[j])
+            new[j] = _tanh(x_n[j] + b_in[j] + reset[j] * hn[j])
         for j in range(n):
             hb[j] = new[j] + update[j] * (before[j] - new[j])
 
@@ -204,8 +205,8 @@ class GRUSteps:
     hidden_path_apart = True
 
     @staticmethod
-    def forward(xp, hp, b_hh, h_prev, c_prev, acts, h, c):
-        _gru_forward(xp, hp, b_hh, h_prev, acts, h)
+    def forward(xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):
+        _gru_forward(xp, hp, b_ih, b_hh, h_prev, acts, h)
 
     @staticmethod
     def backward(acts, h_prev, c_prev, h, dy, dh, dc, dgx, dgh):
@@ -214,17 +215,17 @@ class GRUSteps:
 
 # ---- Elman: h = tanh or relu of the sum; backward needs only h ---------------------------------
 @_jit
-def _elman_forward(xp, hp, b_hh, h, relu):
+def _elman_forward(xp, hp, b_ih, b_hh, h, relu):
     batch, n = h.shape
     zero = _as(h[0, 0], 0.0)
     for b in range(batch):
         x, r, hb = xp[b], hp[b], h[b]
         if relu:
             for j in range(n):
-                hb[j] = max(x[j] + r[j] + b_hh[j], zero)
+                hb[j] = max(x[j] + r[j] + (b_ih[j] + b_hh[j]), zero)
         else:
             for j in range(n):
-                hb[j] = _tanh(x[j] + r[j] + b_hh[j])
+                hb[j] = _tanh(x[j] + r[j] + (b_ih[j] + b_hh[j]))
 
 
 @_jit
@@ -252,8 +253,8 @@ class ElmanSteps:
     def __init__(self, relu: bool) -> None:
         self.relu = relu
 
-    def forward(self, xp, hp, b_hh, h_prev, c_prev, acts, h, c):
-        _elman_forward(xp, hp, b_hh, h, self.relu)
+    def forward(self, xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):
+        _elman_forward(xp, hp, b_ih, b_hh, h, self.relu)
 
     def backward(self, acts, h_prev, c_prev, h, dy, dh, dc, dgx, dgh):
         _elman_backward(h, dy, dh, dgx, self.relu)

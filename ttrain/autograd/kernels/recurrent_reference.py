@@ -15,8 +15,8 @@ class LSTMSteps:
     gates, saved, has_cell, hidden_path_apart = 4, 5, True, False
 
     @staticmethod
-    def forward(xp, hp, b_hh, h_prev, c_prev, acts, h, c):
-        i, f, g, o = np.split(xp + hp + b_hh, 4, axis=1)
+    def forward(xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):
+        i, f, g, o = np.split(xp + b_ih + hp + b_hh, 4, axis=1)
         i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
         c[...] = f * c_prev + i * g
         tanh_c = np.tanh(c)
@@ -37,8 +37,8 @@ class GRUSteps:
     gates, saved, has_cell, hidden_path_apart = 3, 4, False, True
 
     @staticmethod
-    def forward(xp, hp, b_hh, h_prev, c_prev, acts, h, c):
-        xr, xz, xn = np.split(xp, 3, axis=1)
+    def forward(xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):
+        xr, xz, xn = np.split(xp + b_ih, 3, axis=1)
         hr, hz, hn = np.split(hp + b_hh, 3, axis=1)
         r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)
         n = np.tanh(xn + r * hn)
@@ -63,8 +63,8 @@ class ElmanSteps:
     def __init__(self, relu: bool) -> None:
         self.relu = relu
 
-    def forward(self, xp, hp, b_hh, h_prev, c_prev, acts, h, c):
-        total = xp + hp + b_hh
+    def forward(self, xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):
+        total = xp + b_ih + hp + b_hh
         h[...] = np.maximum(total, 0) if self.relu else np.tanh(total)
 
     def backward(self, acts, h_prev, c_prev, h, dy, dh, dc, dgx, dgh):

@@ -3,9 +3,9 @@
 Composed from primitives, every time step of a recurrence added a dozen graph nodes, and every
 step's slice of the input projection a full-size zero gradient in backward, so an LSTM(28, 128)
 step over 28 steps took 57-96 ms against PyTorch's ~14 ms. Here:
-- forward projects the input of all steps in one GEMM, (T * B, I) @ W_ih^T + b_ih, then runs the
+- forward projects the input of all steps in one GEMM, (T * B, I) @ W_ih^T, then runs the
   steps: per step one BLAS GEMM h_prev @ W_hh^T and one fused Numba step
-  (`kernels/recurrent.py`: bias, activations, cell update), keeping the activations backward needs;
+  (`kernels/recurrent.py`: both biases, activations, cell update), keeping what backward needs;
 - backward runs the steps in reverse: one fused step for every gate derivative, one GEMM
   dgates @ W_hh for the gradient reaching h_prev; then the input gradient and the weight and bias
   gradients are single GEMMs and sums over all steps.
@@ -42,10 +42,9 @@ class Recurrence(Function):
         dtype = np.result_type(x, w_ih)
         projected = _SCRATCH.empty((steps_, batch, rows), dtype)
         np.matmul(x.reshape(steps_ * batch, -1), w_ih.T, out=projected.reshape(steps_ * batch, rows))
-        if b_ih is not None:
-            projected += b_ih
         w_hh_t = np.ascontiguousarray(w_hh.T)
-        b_hh = np.zeros(rows, dtype=projected.dtype) if b_hh is None else b_hh
+        no_bias = np.zeros(rows, dtype=dtype)
+        b_ih, b_hh = no_bias if b_ih is None else b_ih, no_bias if b_hh is None else b_hh
         out = _SCRATCH.empty((steps_ + steps.has_cell, batch, hidden), dtype)
         ys = out[:steps_]
         acts = _SCRATCH.empty((steps_, batch, steps.saved * hidden), dtype)
@@ -57,7 +56,7 @@ class Recurrence(Function):
         for t in _order(steps_, reverse):
             np.matmul(h_prev, w_hh_t, out=hp)
             c_t = cs[t] if cs is not None else None
-            steps.forward(projected[t], hp, b_hh, h_prev, c_prev, acts[t], ys[t], c_t)
+            steps.forward(projected[t], hp, b_ih, b_hh, h_prev, c_prev, acts[t], ys[t], c_t)
             h_prev, c_prev = ys[t], c_t
         if cs is not None:
             out[steps_] = c_prev
@@ -103,7 +102,10 @@ class Recurrence(Function):
                 previous[1:], previous[0] = ys[:-1], h0
             dw_hh = flat_gh.T @ previous.reshape(-1, hidden)
         db_ih = flat_gx.sum(axis=0) if needs[5] else None
-        db_hh = flat_gh.sum(axis=0) if needs[6] else None
+        if needs[6]:
+            db_hh = flat_gh.sum(axis=0) if steps.hidden_path_apart or db_ih is None else db_ih.copy()
+        else:
+            db_hh = None
         return dx, dh if needs[1] else None, dc if needs[2] else None, dw_ih, dw_hh, db_ih, db_hh
 
 
