@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ttrain.autograd.ops.recurrent import recurrence
+from ttrain.autograd.ops.recurrent import recurrence, slice_of_sequence
 from ttrain.autograd.ops.shape import cat, stack
 from ttrain.autograd.tensor import Tensor
 from ttrain.nn import functional as F
@@ -213,7 +213,7 @@ class RNNBase(Module):
         packed = recurrence(self.kernel_kind, input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
         h_n = packed[0 if reverse else steps - 1]
         if self.has_cell:
-            return packed[:steps], (h_n, packed[steps])
+            return slice_of_sequence(packed, slice(0, steps)), (h_n, packed[steps])
         return packed, h_n
 
     def extra_repr(self) -> str:
@@ -424,7 +424,7 @@ class SequenceOutput(Module):
             raise ValueError(f"SequenceOutput: expected a (batch, time, features) input, got shape "
                              f"{tuple(input.shape)}")
         if self.mode == "last":
-            return input[:, -1]
+            return slice_of_sequence(input, (slice(None), -1))
         return input.mean(dim=1) if self.mode == "mean" else input
 
     def extra_repr(self) -> str:
