@@ -81,8 +81,8 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
 
 # ---- the full layers -------------------------------------------------------------------------
 class RNNBase(Module):
-    """The shared body of `RNN`, `LSTM` and `GRU`: parameters, initial states, the time loop over
-    layers and directions, dropout between layers. Subclasses set `gates`, `has_cell` and `_step`.
+    """The shared body of `RNN`, `LSTM` and `GRU`: parameters, initial states, the loop over layers
+    and directions, dropout between layers. Subclasses set `gates`, `has_cell` and `kernel_kind`.
 
     forward(input, hx=None) -> (output, h_n), or (output, (h_n, c_n)) for an LSTM. `input` is
     (T, B, I), (B, T, I) with `batch_first`, or (T, I) unbatched; `output` is (T, B, D * H) in the
@@ -130,9 +130,6 @@ class RNNBase(Module):
     def reset_parameters(self) -> None:
         """PyTorch's default: every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _reset_uniform(self, self.hidden_size)
-
-    def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
-        raise NotImplementedError
 
     def _initial_states(self, hx: Any, batch: int, dtype: np.dtype) -> list[Any]:
         """One initial state per (layer, direction), in h_n's order; zeros where `hx` is None."""

@@ -36,7 +36,7 @@ class Recurrence(Function):
     NumPy reference); `reverse` runs from the last time step to the first."""
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, steps: Any = None, reverse: bool = False):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *, steps: Any, reverse: bool = False):
         steps_, batch, _ = x.shape
         rows, hidden = w_hh.shape
         dtype = np.result_type(x, w_ih)
