@@ -37,7 +37,9 @@ from ttrain.autograd import compilation
 
 compilation.watch()  # before any kernel of this module compiles
 
-_jit = njit(cache=True, error_model="numpy")  # numpy's error model: no division checks in the loops
+# numpy's error model: no division checks in the loops; nogil: each kernel thread runs its own
+# batch rows (ops/recurrent.py)
+_jit = njit(cache=True, nogil=True, error_model="numpy")
 
 
 def _as(like, value):
@@ -80,7 +82,7 @@ def _tanh_typed(x):
     return lambda x: math.tanh(x)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _sigmoid(x):
     half = _as(x, 0.5)
     return half + half * _tanh(half * x)

@@ -49,18 +49,24 @@ class Recurrence(Function):
         ys = out[:steps_]
         acts = _SCRATCH.empty((steps_, batch, steps.saved * hidden), dtype)
         cs = _SCRATCH.empty((steps_, batch, hidden), dtype) if steps.has_cell else None
-        hp = _SCRATCH.empty((batch, rows), dtype)
-        h_prev, c_prev = np.ascontiguousarray(h0, dtype=out.dtype), c0
-        if c_prev is not None:
-            c_prev = np.ascontiguousarray(c_prev, dtype=out.dtype)
-        for t in _order(steps_, reverse):
-            np.matmul(h_prev, w_hh_t, out=hp)
-            c_t = cs[t] if cs is not None else None
-            steps.forward(projected[t], hp, b_ih, b_hh, h_prev, c_prev, acts[t], ys[t], c_t)
-            h_prev, c_prev = ys[t], c_t
+        h0 = np.ascontiguousarray(h0, dtype=dtype)
+        c0 = None if c0 is None else np.ascontiguousarray(c0, dtype=dtype)
+        order = _order(steps_, reverse)
+
+        def run_rows(start: int, stop: int) -> None:  # the recurrence of batch rows [start, stop)
+            rows_ = slice(start, stop)
+            hp = np.empty((stop - start, rows), dtype=dtype)
+            h_prev, c_prev = h0[rows_], None if c0 is None else c0[rows_]
+            for t in order:
+                np.matmul(h_prev, w_hh_t, out=hp)
+                c_t = cs[t, rows_] if cs is not None else None
+                steps.forward(projected[t, rows_], hp, b_ih, b_hh, h_prev, c_prev, acts[t, rows_], ys[t, rows_], c_t)
+                h_prev, c_prev = ys[t, rows_], c_t
+
+        _over_batch_rows(batch, run_rows)
         if cs is not None:
-            out[steps_] = c_prev
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, ys, cs)
+            out[steps_] = cs[order[-1]]
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, ys, cs)  # h0, c0: the contiguous copies
         ctx.steps, ctx.reverse = steps, reverse
         return out
 
@@ -76,19 +82,24 @@ class Recurrence(Function):
         dgx = _SCRATCH.empty((steps_, batch, rows), ys.dtype)
         dgh = _SCRATCH.empty((steps_, batch, rows), ys.dtype) if steps.hidden_path_apart else dgx
         dh = np.zeros((batch, hidden), dtype=ys.dtype)  # returned as h0's gradient: not scratch
-        through_w_hh = _SCRATCH.empty((batch, hidden), ys.dtype) if steps.hidden_path_apart else dh
         order = _order(steps_, reverse)
         first = order[0]
-        h0 = np.ascontiguousarray(h0, dtype=ys.dtype)
-        c0 = None if c0 is None else np.ascontiguousarray(c0, dtype=ys.dtype)
-        for t in reversed(order):
-            before = t + 1 if reverse else t - 1
-            h_prev = h0 if t == first else ys[before]
-            c_prev = (c0 if t == first else cs[before]) if cs is not None else None
-            steps.backward(acts[t], h_prev, c_prev, ys[t], dys[t], dh, dc, dgx[t], dgh[t])
-            np.matmul(dgh[t], w_hh, out=through_w_hh)
-            if steps.hidden_path_apart:
-                dh += through_w_hh
+
+        def run_rows(start: int, stop: int) -> None:  # back through time for batch rows [start, stop)
+            rows_ = slice(start, stop)
+            dh_rows, dc_rows = dh[rows_], None if dc is None else dc[rows_]
+            through_w_hh = np.empty_like(dh_rows) if steps.hidden_path_apart else dh_rows
+            for t in reversed(order):
+                before = t + 1 if reverse else t - 1
+                h_prev = h0[rows_] if t == first else ys[before, rows_]
+                c_prev = (c0[rows_] if t == first else cs[before, rows_]) if cs is not None else None
+                steps.backward(acts[t, rows_], h_prev, c_prev, ys[t, rows_], dys[t, rows_], dh_rows, dc_rows,
+                               dgx[t, rows_], dgh[t, rows_])
+                np.matmul(dgh[t, rows_], w_hh, out=through_w_hh)
+                if steps.hidden_path_apart:
+                    dh_rows += through_w_hh
+
+        _over_batch_rows(batch, run_rows)
         needs = ctx.needs_input_grad
         flat_x, flat_gx, flat_gh = x.reshape(steps_ * batch, -1), dgx.reshape(-1, rows), dgh.reshape(-1, rows)
         dx = (flat_gx @ w_ih).reshape(x.shape) if needs[0] else None
@@ -131,6 +142,18 @@ class SliceOfSequence(Function):
 def slice_of_sequence(x: Tensor, key: Any) -> Tensor:
     """x[key] (ints and slices only) through `SliceOfSequence`."""
     return SliceOfSequence.apply(x, key)
+
+
+def _over_batch_rows(batch: int, run_rows: Any) -> None:
+    """run_rows(start, stop) over the batch, one part per kernel thread: the recurrence of each
+    batch row is independent, so each thread runs all the time steps of its rows (its GEMMs on one
+    BLAS thread, its step kernels without the GIL) and the threads meet once, where one BLAS call
+    per step split across threads would meet T times (tiny GEMMs, each a wake-up and a wait)."""
+    from ttrain.autograd.kernels.conv_threads import for_each_chunk  # imports numba, as the kernels do
+
+    import numba
+
+    for_each_chunk(batch, -(-batch // numba.get_num_threads()), run_rows)
 
 
 def _order(steps: int, reverse: bool) -> range:
