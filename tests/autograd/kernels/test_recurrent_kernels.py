@@ -142,3 +142,23 @@ def test_graphs_alive_together_keep_their_own_buffers():
         out.sum().backward()
         np.testing.assert_array_equal(out.detach().numpy(), value)
         np.testing.assert_array_equal(operands[3].grad.numpy(), grad)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_kernel_threads_each_running_their_batch_rows_give_the_one_thread_result(kind):
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 Numba threads")
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            operands = _operands(kind, 5, np.float64, bias=True, seed=21)
+            out = recurrence(kind, *operands, reverse=True)
+            (out * out).sum().backward()
+            results.append([out.detach().numpy()] + [t.grad.numpy() for t in operands if t is not None])
+    finally:
+        numba.set_num_threads(before)
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)

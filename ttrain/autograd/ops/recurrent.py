@@ -148,7 +148,8 @@ def _over_batch_rows(batch: int, run_rows: Any) -> None:
     """run_rows(start, stop) over the batch, one part per kernel thread: the recurrence of each
     batch row is independent, so each thread runs all the time steps of its rows (its GEMMs on one
     BLAS thread, its step kernels without the GIL) and the threads meet once, where one BLAS call
-    per step split across threads would meet T times (tiny GEMMs, each a wake-up and a wait)."""
+    per step split across threads would meet T times (tiny GEMMs, each a wake-up and a wait).
+    As with the convolution kernels, BLAS runs single-threaded from the first parallel run on."""
     from ttrain.autograd.kernels.conv_threads import for_each_chunk  # imports numba, as the kernels do
 
     import numba
