@@ -16,11 +16,11 @@ import numpy as np
 
 # The command-line names of the workloads, in the order the report lists them.
 THROUGHPUT_WORKLOADS = ("seed", "mlp", "cnn", "lenet", "transformer", "infer_mlp", "infer_cnn", "infer_lenet",
-                        "numpy_mlp")
+                        "numpy_mlp", "lstm")
 PROCESS_WORKLOADS = ("startup", "memory", "conv_layers", "scaling", "whole_job")
 ALL_WORKLOADS = THROUGHPUT_WORKLOADS + PROCESS_WORKLOADS
 
-MODELS = ("seed", "mlp", "cnn", "lenet", "transformer")
+MODELS = ("seed", "mlp", "cnn", "lenet", "transformer", "lstm")
 IMAGE_MODELS = ("cnn", "lenet", "transformer")  # fed (N, 1, 28, 28) images, not rows
 INFER_BATCH = 256  # issue 10: inference is measured at batch 256
 DATA_SEED = 0  # the batch order
@@ -80,6 +80,9 @@ def tasks_for(workloads: list[str], torch: bool = True) -> list[Task]:
         tasks.append(Task("transformer", "ViT of configs/mnist_vit.yaml train (2-layer encoder, d_model 64, 4 heads, "
                           "49 patches; Adam 1e-3, dropout on)", "transformer", True, 64, 10, 3,
                           ("ttrain", *theirs), target=1.0))
+    if "lstm" in workloads:
+        tasks.append(Task("lstm", "LSTM(28, 128) over 28 rows of 28 pixels + Linear on the last step train "
+                          "(cross-entropy, Adam 1e-3)", "lstm", True, 64, 30, 5, ("ttrain", *theirs), target=1.0))
     if "infer_mlp" in workloads:
         tasks.append(Task("infer_mlp", "MLP 784-512-256-10 inference (eval, no_grad / inference_mode)",
                           "mlp", False, INFER_BATCH, 50, 5, ("ttrain", *theirs), target=1.5))
@@ -120,6 +123,10 @@ def build_ttrain_model(model: str):  # noqa: ANN201  (a ttrain Module)
         return _ttrain_lenet()
     if model == "transformer":
         return vit_model()
+    if model == "lstm":  # the `layers:` list of configs/mnist_lstm.yaml, one image row per time step
+        from ttrain import nn
+
+        return nn.Sequential(nn.LSTMLayer(28, 128), nn.SequenceOutput("last"), nn.Linear(128, 10))
     raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)} or mlp_w<width>")
 
 
@@ -218,9 +225,12 @@ class Inputs:
             return {name: data[name] for name in data.files}
 
     def batches(self, task: Task) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Every full batch of the epoch, as views: images (N, 1, 28, 28) for the CNN, one-hot targets
-        for the seed net."""
-        x = self.x.reshape(-1, 1, 28, 28) if task.model in IMAGE_MODELS else self.x
+        """Every full batch of the epoch, as views: images (N, 1, 28, 28) for the image models, sequences
+        of 28 rows (N, 28, 28) for the LSTM, one-hot targets for the seed net."""
+        if task.model in IMAGE_MODELS:
+            x = self.x.reshape(-1, 1, 28, 28)
+        else:
+            x = self.x.reshape(-1, 28, 28) if task.model == "lstm" else self.x
         targets = self.onehot if task.model == "seed" else self.y
         b = task.batch_size
         return [(x[i:i + b], targets[i:i + b]) for i in range(0, len(x) - b + 1, b)]

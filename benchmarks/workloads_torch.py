@@ -10,7 +10,7 @@ from benchmarks.workloads import Inputs, Step, Task, mlp_hidden
 
 
 def _model(torch: Any, model: str) -> Any:
-    """torch.nn twins of ttrain's SeedNet, MLP, CNN and the LeNet-style net (same layers, same state-dict names)."""
+    """torch.nn twins of ttrain's benchmark models (same layers, same state-dict names)."""
     nn = torch.nn
 
     class SeedNet(nn.Module):
@@ -80,9 +80,16 @@ def _model(torch: Any, model: str) -> Any:
         encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(64), enable_nested_tensor=False)
         return nn.Sequential(Patches(), Positions(), encoder, MeanOverTokens(), nn.Linear(64, 10))
 
+    class LastStepLSTM(nn.LSTM):  # ttrain's LSTMLayer: batch-first, the output sequence only
+        def forward(self, x: Any) -> Any:
+            return super().forward(x)[0][:, -1]
+
+    def lstm() -> Any:
+        return nn.Sequential(LastStepLSTM(28, 128, batch_first=True), nn.Identity(), nn.Linear(128, 10))
+
     if model.startswith("mlp"):
         return MLP(*mlp_hidden(model))
-    return {"seed": SeedNet, "cnn": CNN, "lenet": LeNetStyle, "transformer": vit}[model]()
+    return {"seed": SeedNet, "cnn": CNN, "lenet": LeNetStyle, "transformer": vit, "lstm": lstm}[model]()
 
 
 def build(task: Task, inputs: Inputs) -> tuple[Step, float]:

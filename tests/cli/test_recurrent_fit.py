@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from safetensors.numpy import load_file
 
@@ -30,3 +31,11 @@ def test_an_lstm_layers_list_reads_mnist_rows_trains_and_its_checkpoint_evaluate
     assert {"model.1.weight_ih_l0", "model.1.weight_hh_l0", "model.1.bias_ih_l0", "model.1.bias_hh_l0"} <= set(names)
     result = cli("eval", checkpoint, "--json")
     assert result.exit_code == 0, result.stderr
+
+
+def test_the_shipped_sequential_mnist_config_fits_a_few_steps(fit_json) -> None:
+    config = Path(__file__).parents[2] / "configs" / "mnist_lstm.yaml"
+    summary = fit_json(config, "--set", "data.train_size=128", "--set", "data.test_size=64",
+                       "--set", "trainer.epochs=1", "--set", "model.layers.1.lstm.hidden_size=16")
+    assert summary["global_step"] == 2 and math.isfinite(summary["final"]["train.loss"])
+    assert 0.0 <= summary["final"]["test.accuracy"] <= 1.0

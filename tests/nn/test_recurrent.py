@@ -246,3 +246,26 @@ def test_state_dicts_move_both_ways_with_torch(kind):
     fresh = getattr(torch.nn, kind)(I, H, num_layers=2, bidirectional=True)
     fresh.load_state_dict(_torch_state(ours))
     _close(ours(ttrain.tensor(x))[0], fresh(torch.tensor(x))[0])
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("RNN", {"nonlinearity": "relu"}), ("RNN", {"nonlinearity": "relu", "bias": False}),
+    ("GRU", {"bias": False}), ("LSTM", {"bias": False}),
+])
+def test_relu_rnn_and_bias_free_layers_match_torch_in_outputs_states_and_gradients(kind, options):
+    torch = pytest.importorskip("torch")
+    ttrain.manual_seed(12)
+    ours = FAMILY[kind](I, H, num_layers=2, bidirectional=True, **options)
+    theirs = getattr(torch.nn, kind)(I, H, num_layers=2, bidirectional=True, **options)
+    theirs.load_state_dict(_torch_state(ours))
+    x = np.random.default_rng(13).standard_normal((T, B, I)).astype(np.float32)
+    our_x, their_x = ttrain.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    our_out, their_out = _flat(ours(our_x)), _flat(theirs(their_x))
+    for a, b in zip(our_out, their_out):
+        _close(a, b)
+    sum(o.sum() for o in our_out).backward()
+    sum(o.sum() for o in their_out).backward()
+    _close(our_x.grad, their_x.grad)
+    their_params = dict(theirs.named_parameters())
+    for name, parameter in ours.named_parameters():
+        _close(parameter.grad, their_params[name].grad, atol=1e-4)

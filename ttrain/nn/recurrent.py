@@ -5,15 +5,11 @@ PyTorch's constructor arguments, parameter names and layouts, so state dicts mov
 shape (gates * hidden_size, hidden_size), `bias_ih_l{k}`, `bias_hh_l{k}`; LSTM gates in the order
 i, f, g, o; GRU gates r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
 
-The recurrence is composed from autograd primitives (matmul, sigmoid, tanh, mul, slicing, stack):
-the input projection of every time step is one GEMM per layer and direction, (T * B, I) @ W_ih^T,
-and only the hidden-to-hidden product runs per step. A fused Numba recurrence is the issue's speed
-target and is not built yet. Measured on 2 loaded cores, one BLAS thread, LSTM(28, 128) over 28 steps,
-batch 64, forward and backward: 57-96 ms across runs, PyTorch ~14 ms. The engine spends most of it
-adding up the gradients of `projected[t]`: each is an index's backward, a zero-filled (T, B, 4H)
-array, so the cost grows as T^2. Projecting x[t] step by step instead (T small GEMMs, each index's
-backward only (T, B, I)) measured 37 ms beside 96 ms in the same run; a fused recurrence or a
-multi-output split op removes it.
+A layer runs each of its layers and directions as one fused op (`ttrain/autograd/ops/recurrent.py`):
+the input projection of all time steps in one GEMM, then per step a BLAS GEMM for W_hh and one
+Numba kernel for the rest of the step, and backward through time the same way, with the weight
+gradients as single GEMMs over all steps. The cells keep the op-level step (`_step` below), which
+also documents each recurrence's maths; the fused kernels are held to it by the parity tests.
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ttrain.autograd.ops.recurrent import recurrence, slice_of_sequence
 from ttrain.autograd.ops.shape import cat, stack
 from ttrain.autograd.tensor import Tensor
 from ttrain.nn import functional as F
@@ -84,8 +81,8 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
 
 # ---- the full layers -------------------------------------------------------------------------
 class RNNBase(Module):
-    """The shared body of `RNN`, `LSTM` and `GRU`: parameters, initial states, the time loop over
-    layers and directions, dropout between layers. Subclasses set `gates`, `has_cell` and `_step`.
+    """The shared body of `RNN`, `LSTM` and `GRU`: parameters, initial states, the loop over layers
+    and directions, dropout between layers. Subclasses set `gates`, `has_cell` and `kernel_kind`.
 
     forward(input, hx=None) -> (output, h_n), or (output, (h_n, c_n)) for an LSTM. `input` is
     (T, B, I), (B, T, I) with `batch_first`, or (T, I) unbatched; `output` is (T, B, D * H) in the
@@ -95,6 +92,7 @@ class RNNBase(Module):
 
     gates: ClassVar[int] = 1
     has_cell: ClassVar[bool] = False
+    kernel_kind: str  # which fused recurrence of `ops/recurrent.py` runs the layer
     inferred_args = {"input_size": "last"}
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -132,9 +130,6 @@ class RNNBase(Module):
     def reset_parameters(self) -> None:
         """PyTorch's default: every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _reset_uniform(self, self.hidden_size)
-
-    def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
-        raise NotImplementedError
 
     def _initial_states(self, hx: Any, batch: int, dtype: np.dtype) -> list[Any]:
         """One initial state per (layer, direction), in h_n's order; zeros where `hx` is None."""
@@ -205,18 +200,18 @@ class RNNBase(Module):
         return output, state_out
 
     def _run_direction(self, input: Tensor, state: State, suffix: str, reverse: bool) -> tuple[Tensor, State]:
-        """One layer in one direction over (T, B, I): the input projection of all steps as one GEMM,
-        then the hidden-to-hidden part step by step. Returns (T, B, H) in time order and the final state."""
-        steps, batch = input.shape[0], input.shape[1]
+        """One layer in one direction over (T, B, I), as one fused op (`ops/recurrent.py`).
+        Returns (T, B, H) in time order and the final state."""
+        steps = input.shape[0]
+        h0, c0 = state if self.has_cell else (state, None)
         w_ih, w_hh = getattr(self, f"weight_ih{suffix}"), getattr(self, f"weight_hh{suffix}")
         b_ih = getattr(self, f"bias_ih{suffix}") if self.bias else None
         b_hh = getattr(self, f"bias_hh{suffix}") if self.bias else None
-        projected = F.linear(input.reshape(steps * batch, input.shape[2]), w_ih, b_ih)
-        projected = projected.reshape(steps, batch, w_ih.shape[0])
-        outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            outputs[t], state = self._step(projected[t], state, w_hh, b_hh)
-        return stack(outputs), state
+        packed = recurrence(self.kernel_kind, input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+        h_n = packed[0 if reverse else steps - 1]
+        if self.has_cell:
+            return slice_of_sequence(packed, slice(0, steps)), (h_n, packed[steps])
+        return packed, h_n
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -239,6 +234,11 @@ class _ElmanRecurrence:
 
     nonlinearity: str = "tanh"
 
+    @property
+    def kernel_kind(self) -> str:
+        """The fused recurrence the layer runs on (`ops/recurrent.py`)."""
+        return f"rnn_{self.nonlinearity}"
+
     @staticmethod
     def _check_nonlinearity(owner: str, nonlinearity: str) -> str:
         if nonlinearity not in ("tanh", "relu"):
@@ -259,6 +259,7 @@ class _LSTMRecurrence:
 
     gates = 4
     has_cell = True
+    kernel_kind = "lstm"
 
     def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
         return _lstm_step(x_proj, state, w_hh, b_hh)
@@ -268,6 +269,7 @@ class _GRURecurrence:
     """Gates r, z, n with PyTorch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) (for `GRU` and `GRUCell`)."""
 
     gates = 3
+    kernel_kind = "gru"
 
     def _step(self, x_proj: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, State]:
         return _gru_step(x_proj, state, w_hh, b_hh)
@@ -420,7 +422,7 @@ class SequenceOutput(Module):
             raise ValueError(f"SequenceOutput: expected a (batch, time, features) input, got shape "
                              f"{tuple(input.shape)}")
         if self.mode in ("last", "first"):
-            return input[:, -1 if self.mode == "last" else 0]
+            return slice_of_sequence(input, (slice(None), -1 if self.mode == "last" else 0))
         return input.mean(dim=1) if self.mode == "mean" else input
 
     def extra_repr(self) -> str:

@@ -67,8 +67,24 @@ def _erf(dtype: type) -> None:
     erf(np.zeros(4, dtype=dtype))
 
 
+def _recurrent(dtype: type) -> None:
+    import ttrain
+    from ttrain.autograd.kernels.recurrent import STEPS
+    from ttrain.autograd.ops.recurrent import recurrence
+
+    def operand(*shape: int) -> ttrain.Tensor:
+        return ttrain.tensor(np.full(shape, 0.1, dtype=dtype), requires_grad=True)
+
+    for kind, steps in STEPS.items():  # every step's forward and backward kernel
+        rows = steps.gates * 2
+        c0 = operand(1, 2) if steps.has_cell else None
+        out = recurrence(kind, operand(2, 1, 3), operand(1, 2), c0, operand(rows, 3), operand(rows, 2),
+                         operand(rows), operand(rows))
+        out.sum().backward()
+
+
 KERNEL_GROUPS: dict[str, Callable[[type], None]] = {
-    "convolution": _conv, "pooling": _pool, "optimizer": _optim, "erf": _erf,
+    "convolution": _conv, "pooling": _pool, "optimizer": _optim, "erf": _erf, "recurrent": _recurrent,
 }
 
 
