@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Mapping, Union
 
 import numpy as np
 
+from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.tensor import Tensor
 from ttrain.training.checkpoint import (
     CheckpointError, atomic_write_bytes, merge_state, read_safetensors, split_state,
@@ -93,7 +94,7 @@ def load(f: FileLike, *, map_location: Any = None) -> Any:
     fields = header.get("__metadata__") or {}
     if fields.get("format") != FORMAT_NAME or not isinstance(fields.get("object"), str):
         # a plain safetensors file (from safetensors.torch.save_file, say): its tensors by name
-        return {name: Tensor._wrap(array, False) for name, array in arrays.items()}
+        return {name: from_numpy(array) for name, array in arrays.items()}
     version = fields.get("format_version", "")
     if not version.isdigit() or int(version) > FORMAT_VERSION:
         raise CheckpointError(f"file {path}: written by a newer ttrain (format {version!r}); upgrade ttrain")
@@ -101,5 +102,5 @@ def load(f: FileLike, *, map_location: Any = None) -> Any:
         skeleton = json.loads(fields["object"])
     except (json.JSONDecodeError, RecursionError):
         raise CheckpointError(f"file {path}: is damaged: its object description is not valid JSON") from None
-    return merge_state(skeleton, {name: Tensor._wrap(array, False) for name, array in arrays.items()})
+    return merge_state(skeleton, {name: from_numpy(array) for name, array in arrays.items()})
 

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.tensor import Tensor
 
 
 def _tensor(array: np.ndarray) -> Tensor:
-    return Tensor._wrap(array, False)
+    return from_numpy(np.asarray(array))
 
 
 def default_collate(batch: Sequence[Any]) -> Any:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.function import Function
 from ttrain.autograd.tensor import Tensor, unwrap
 from ttrain.utils.hooks import RemovableHandle
@@ -179,7 +180,7 @@ class _BackwardCapture:
         def on_output_grad(grad: np.ndarray) -> np.ndarray:
             grads: list[Any] = [None] * len(outputs)
             for i, g in zip(positions, _unpack(grad, tensors)):
-                grads[i] = Tensor._wrap(g, False)
+                grads[i] = from_numpy(np.asarray(g))
             self.grad_output = tuple(grads)
             if not self.inputs:  # nothing upstream needs a gradient: the hooks run now
                 self._call_hooks((None,) * len(self.tensor_positions))
@@ -193,7 +194,7 @@ class _BackwardCapture:
 
     def _on_input_grad(self, grad: np.ndarray) -> np.ndarray:
         grads = dict(zip(self.input_positions, _unpack(grad, self.inputs)))
-        grad_input = tuple(Tensor._wrap(grads[i], False) if i in grads else None for i in self.tensor_positions)
+        grad_input = tuple(from_numpy(np.asarray(grads[i])) if i in grads else None for i in self.tensor_positions)
         replaced = self._call_hooks(grad_input)
         if replaced is None:
             return grad
