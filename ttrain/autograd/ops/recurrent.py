@@ -9,6 +9,9 @@ step over 28 steps took 57-96 ms against PyTorch's ~14 ms. Here:
 - backward runs the steps in reverse: one fused step for every gate derivative, one GEMM
   dgates @ W_hh for the gradient reaching h_prev; then the input gradient and the weight and bias
   gradients are single GEMMs and sums over all steps.
+The all-steps GEMMs go through `ttrain.autograd.parallel`: once the step loop has run on the
+kernel threads, BLAS is held to one thread, and these GEMMs (a third of an LSTM(28, 128) training
+step on one thread) would otherwise stay on one core while the other idles.
 The per-step loop is Python holding one GEMM and one kernel call each (a few microseconds of the
 step's ~100); no graph is built inside it.
 
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ttrain.autograd import parallel
 from ttrain.autograd.function import Function
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.tensor import Tensor
@@ -41,7 +45,7 @@ class Recurrence(Function):
         rows, hidden = w_hh.shape
         dtype = np.result_type(x, w_ih)
         projected = _SCRATCH.empty((steps_, batch, rows), dtype)
-        np.matmul(x.reshape(steps_ * batch, -1), w_ih.T, out=projected.reshape(steps_ * batch, rows))
+        parallel.matmul(x.reshape(steps_ * batch, -1), w_ih.T, out=projected.reshape(steps_ * batch, rows))
         w_hh_t = np.ascontiguousarray(w_hh.T)
         no_bias = np.zeros(rows, dtype=dtype)
         b_ih, b_hh = no_bias if b_ih is None else b_ih, no_bias if b_hh is None else b_hh
@@ -102,8 +106,8 @@ class Recurrence(Function):
         _over_batch_rows(batch, run_rows)
         needs = ctx.needs_input_grad
         flat_x, flat_gx, flat_gh = x.reshape(steps_ * batch, -1), dgx.reshape(-1, rows), dgh.reshape(-1, rows)
-        dx = (flat_gx @ w_ih).reshape(x.shape) if needs[0] else None
-        dw_ih = flat_gx.T @ flat_x if needs[3] else None
+        dx = parallel.matmul(flat_gx, w_ih).reshape(x.shape) if needs[0] else None
+        dw_ih = parallel.matmul(flat_gx.T, flat_x) if needs[3] else None
         dw_hh = None
         if needs[4]:
             previous = _SCRATCH.empty(ys.shape, ys.dtype)  # h_prev of every step, in time order
@@ -111,7 +115,7 @@ class Recurrence(Function):
                 previous[:-1], previous[-1] = ys[1:], h0
             else:
                 previous[1:], previous[0] = ys[:-1], h0
-            dw_hh = flat_gh.T @ previous.reshape(-1, hidden)
+            dw_hh = parallel.matmul(flat_gh.T, previous.reshape(-1, hidden))
         db_ih = flat_gx.sum(axis=0) if needs[5] else None
         if needs[6]:
             db_hh = flat_gh.sum(axis=0) if steps.hidden_path_apart or db_ih is None else db_ih.copy()
