@@ -34,6 +34,19 @@ def test_large_products_split_and_match_numpy(split_in_three):
     assert split_in_three == [64, 128]
 
 
+def test_a_split_product_fills_the_given_output(split_in_three):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((1792, 28)).astype(np.float32)
+    w = rng.standard_normal((512, 28)).astype(np.float32)
+    out = np.full((1792, 512), np.nan, dtype=np.float32)
+    assert parallel.matmul(a, w.T, out=out) is out
+    np.testing.assert_allclose(out, a @ w.T, rtol=1e-5, atol=1e-4)
+    small = np.empty((4, 4), dtype=np.float32)
+    assert parallel.matmul(a[:4], w[:4].T, out=small) is small  # unsplit, still into `out`
+    np.testing.assert_allclose(small, a[:4] @ w[:4].T, rtol=1e-5, atol=1e-5)
+    assert split_in_three == [1792]
+
+
 def test_small_products_and_batched_ones_are_not_split(split_in_three):
     a = np.ones((4, 8), dtype=np.float32)
     np.testing.assert_array_equal(parallel.matmul(a, a.T), a @ a.T)

@@ -31,12 +31,14 @@ def install(split: Callable[[int, Callable[[int, int], None]], None] | None) -> 
     _split = split
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for 2-D a (M, K) and b (K, N); split over the rows of a when large and a splitter is installed."""
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a @ b for 2-D a (M, K) and b (K, N), into `out` (M, N) if given; split over the rows of a when
+    large and a splitter is installed."""
     split = _split
     if split is None or a.ndim != 2 or b.ndim != 2 or a.shape[0] * a.shape[1] * b.shape[1] < _MIN_PRODUCT:
-        return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     split(a.shape[0], lambda i, j: np.matmul(a[i:j], b, out=out[i:j]))
     return out
 

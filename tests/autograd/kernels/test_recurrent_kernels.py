@@ -162,3 +162,24 @@ def test_kernel_threads_each_running_their_batch_rows_give_the_one_thread_result
         numba.set_num_threads(before)
     for one, two in zip(*results):
         np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+
+
+class _StepByStepLSTM(recurrent.LSTMSteps):
+    rows_gemm = None  # Python drives the time steps: one GEMM and one step kernel call each
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_rows_in_one_numba_call_give_the_step_by_step_result(dtype, reverse):
+    if not recurrent.LSTMSteps.rows_gemm(np.dtype(dtype)):
+        pytest.skip("NumPy's BLAS can't be called from Numba here: the op drives the steps itself")
+    results = []
+    for steps in (recurrent.STEPS["lstm"], _StepByStepLSTM()):
+        operands = _operands("lstm", 6, dtype, bias=True, seed=5)
+        out = recurrence("lstm", *operands, reverse=reverse, steps=steps)
+        weights = np.random.default_rng(6).standard_normal(out.shape).astype(dtype)
+        (out * ttrain.tensor(weights)).sum().backward()
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in operands])
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12  # the same BLAS; tiny products may round apart
+    for fused, stepped in zip(*results):
+        np.testing.assert_allclose(fused, stepped, rtol=tolerance, atol=tolerance)

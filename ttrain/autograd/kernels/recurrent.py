@@ -4,7 +4,9 @@ One call does everything of one time step except the hidden-to-hidden GEMM: addi
 projection, the hidden projection and both biases, every gate's activation, the cell update, and in
 backward every gate's derivative. The GEMMs stay in BLAS (`ops/recurrent.py` calls them between
 the steps): a GEMM written in Numba ran 2x slower than OpenBLAS on LSTM(28, 128)'s (64, 128) @
-(128, 512), and Numba's own `np.dot` needs SciPy.
+(128, 512), and Numba's own `np.dot` needs SciPy. For the LSTM, `_lstm_forward_rows` and
+`_lstm_backward_rows` run all the time steps of a range of batch rows in one nogil call, calling
+NumPy's OpenBLAS GEMM from Numba (`blas.py`): no GIL is taken between steps.
 
 Speed comes from the transcendental functions. A scalar `math.tanh`/`math.exp` per gate costs
 ~340 us per LSTM step at batch 64, hidden 128 (more than the step's GEMM); float32 therefore uses
@@ -34,6 +36,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ttrain.autograd import compilation
+from ttrain.autograd.kernels.blas import _cblas_gemm, gemm_address
 
 compilation.watch()  # before any kernel of this module compiles
 
@@ -140,13 +143,63 @@ def _lstm_backward(acts, c_prev, dy, dh, dc, dg):
             cg[j] = dcell * f[j]
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _matmul_into(gemm, a, b, c):
+    """c = a @ b through the BLAS GEMM at address `gemm` (`blas.py`); 2-D arrays, rows contiguous."""
+    size = a.itemsize
+    _cblas_gemm(gemm, a.shape[0], b.shape[1], a.shape[1], _as(c[0, 0], 1.0), a.ctypes.data, a.strides[0] // size,
+                b.ctypes.data, b.strides[0] // size, _as(c[0, 0], 0.0), c.ctypes.data, c.strides[0] // size)
+
+
+@_jit
+def _lstm_forward_rows(gemm, xp, w_hh_t, b_ih, b_hh, h0, c0, acts, ys, cs, hp, start, stop, reverse):
+    """Every time step of batch rows [start, stop) in one call: the GEMM h_prev @ W_hh^T into hp,
+    then the fused step. Arrays are the whole (T, B, ...) ones; t runs backwards if `reverse`."""
+    steps = xp.shape[0]
+    h_prev, c_prev = h0[start:stop], c0[start:stop]
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        _matmul_into(gemm, h_prev, w_hh_t, hp)
+        _lstm_forward(xp[t, start:stop], hp, b_ih, b_hh, c_prev, acts[t, start:stop], cs[t, start:stop],
+                      ys[t, start:stop])
+        h_prev, c_prev = ys[t, start:stop], cs[t, start:stop]
+
+
+@_jit
+def _lstm_backward_rows(gemm, acts, c0, cs, dys, w_hh, dh, dc, dg, start, stop, reverse):
+    """Back through every time step of batch rows [start, stop) in one call: the fused step, then
+    the GEMM dgates @ W_hh into dh (h_prev's gradient)."""
+    steps = acts.shape[0]
+    dh_rows, dc_rows = dh[start:stop], dc[start:stop]
+    for k in range(steps):
+        t = k if reverse else steps - 1 - k
+        first = t == steps - 1 if reverse else t == 0
+        c_prev = c0[start:stop] if first else cs[t + 1 if reverse else t - 1, start:stop]
+        _lstm_backward(acts[t, start:stop], c_prev, dys[t, start:stop], dh_rows, dc_rows, dg[t, start:stop])
+        _matmul_into(gemm, dg[t, start:stop], w_hh, dh_rows)
+
+
 class LSTMSteps:
-    """LSTM time steps (see the module docstring for the interface)."""
+    """LSTM time steps (see the module docstring for the interface), and all the steps of a range
+    of batch rows in one call where NumPy's BLAS can be called from Numba (`blas.py`)."""
 
     gates = 4
     saved = 5  # acts: i, f, g, o, tanh(c), each (B, H)
     has_cell = True
     hidden_path_apart = False
+
+    @staticmethod
+    def rows_gemm(dtype: np.dtype) -> int:
+        """The GEMM address `forward_rows`/`backward_rows` need for `dtype`; 0: use the per-step calls."""
+        return gemm_address(np.dtype(dtype))
+
+    @staticmethod
+    def forward_rows(gemm, xp, w_hh_t, b_ih, b_hh, h0, c0, acts, ys, cs, hp, start, stop, reverse):
+        _lstm_forward_rows(gemm, xp, w_hh_t, b_ih, b_hh, h0, c0, acts, ys, cs, hp, start, stop, reverse)
+
+    @staticmethod
+    def backward_rows(gemm, acts, c0, cs, dys, w_hh, dh, dc, dg, start, stop, reverse):
+        _lstm_backward_rows(gemm, acts, c0, cs, dys, w_hh, dh, dc, dg, start, stop, reverse)
 
     @staticmethod
     def forward(xp, hp, b_ih, b_hh, h_prev, c_prev, acts, h, c):

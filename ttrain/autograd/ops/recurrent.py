@@ -3,14 +3,23 @@
 Composed from primitives, every time step of a recurrence added a dozen graph nodes, and every
 step's slice of the input projection a full-size zero gradient in backward, so an LSTM(28, 128)
 step over 28 steps took 57-96 ms against PyTorch's ~14 ms. Here:
-- forward projects the input of all steps in one GEMM, (T * B, I) @ W_ih^T, then runs the
-  steps: per step one BLAS GEMM h_prev @ W_hh^T and one fused Numba step
+- forward projects the input of all steps in one call, (T, B, I) @ W_ih^T, each kernel thread
+  for its own batch rows (T GEMMs with a contiguous W_ih^T ran faster than one (T * B, I) GEMM
+  reading the transposed W_ih: 0.50 against 0.68 ms), then runs the steps: per step one BLAS GEMM
+  h_prev @ W_hh^T and one fused Numba step
   (`kernels/recurrent.py`: both biases, activations, cell update), keeping what backward needs;
 - backward runs the steps in reverse: one fused step for every gate derivative, one GEMM
   dgates @ W_hh for the gradient reaching h_prev; then the input gradient and the weight and bias
   gradients are single GEMMs and sums over all steps.
+The weight- and input-gradient GEMMs over all steps go through `ttrain.autograd.parallel`: once
+the step loop has run on the kernel threads, BLAS is held to one thread, and these GEMMs (over a
+quarter of an LSTM(28, 128) training step on one thread) would otherwise stay on one core while
+the other idles.
 The per-step loop is Python holding one GEMM and one kernel call each (a few microseconds of the
-step's ~100); no graph is built inside it.
+step's ~100); no graph is built inside it. For the LSTM, where NumPy's BLAS can be called from
+Numba, each kernel thread instead runs all the steps of its rows in one nogil call
+(`LSTMSteps.forward_rows`): with the Python loop on 2 threads, each step's GIL hand-over between
+the threads cost tens of microseconds, and the 2-thread loop gained 1.4x instead of 1.8x.
 
 The op returns one array: the outputs h_t of every step in time order, (T, B, H), and for an LSTM
 one more row, the final cell state c_T; the final h is the output row of the last step processed.
@@ -22,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ttrain.autograd import parallel
 from ttrain.autograd.function import Function
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.tensor import Tensor
@@ -41,8 +51,7 @@ class Recurrence(Function):
         rows, hidden = w_hh.shape
         dtype = np.result_type(x, w_ih)
         projected = _SCRATCH.empty((steps_, batch, rows), dtype)
-        np.matmul(x.reshape(steps_ * batch, -1), w_ih.T, out=projected.reshape(steps_ * batch, rows))
-        w_hh_t = np.ascontiguousarray(w_hh.T)
+        w_ih_t, w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T, dtype=dtype)
         no_bias = np.zeros(rows, dtype=dtype)
         b_ih, b_hh = no_bias if b_ih is None else b_ih, no_bias if b_hh is None else b_hh
         out = _SCRATCH.empty((steps_ + steps.has_cell, batch, hidden), dtype)
@@ -52,11 +61,16 @@ class Recurrence(Function):
         h0 = np.ascontiguousarray(h0, dtype=dtype)
         c0 = None if c0 is None else np.ascontiguousarray(c0, dtype=dtype)
         order = _order(steps_, reverse)
+        gemm = _rows_gemm(steps, dtype)
 
         def run_rows(start: int, stop: int) -> None:  # the recurrence of batch rows [start, stop)
             rows_ = slice(start, stop)
             hp = np.empty((stop - start, rows), dtype=dtype)
             h_prev, c_prev = h0[rows_], None if c0 is None else c0[rows_]
+            np.matmul(x[:, rows_], w_ih_t, out=projected[:, rows_])  # T GEMMs in one call, GIL released
+            if gemm:
+                steps.forward_rows(gemm, projected, w_hh_t, b_ih, b_hh, h0, c0, acts, ys, cs, hp, start, stop, reverse)
+                return
             for t in order:
                 np.matmul(h_prev, w_hh_t, out=hp)
                 c_t = cs[t, rows_] if cs is not None else None
@@ -84,8 +98,13 @@ class Recurrence(Function):
         dh = np.zeros((batch, hidden), dtype=ys.dtype)  # returned as h0's gradient: not scratch
         order = _order(steps_, reverse)
         first = order[0]
+        gemm = _rows_gemm(steps, ys.dtype)
+        w_hh_rows = np.ascontiguousarray(w_hh, dtype=ys.dtype) if gemm else w_hh
 
         def run_rows(start: int, stop: int) -> None:  # back through time for batch rows [start, stop)
+            if gemm:
+                steps.backward_rows(gemm, acts, c0, cs, dys, w_hh_rows, dh, dc, dgx, start, stop, reverse)
+                return
             rows_ = slice(start, stop)
             dh_rows, dc_rows = dh[rows_], None if dc is None else dc[rows_]
             through_w_hh = np.empty_like(dh_rows) if steps.hidden_path_apart else dh_rows
@@ -102,8 +121,8 @@ class Recurrence(Function):
         _over_batch_rows(batch, run_rows)
         needs = ctx.needs_input_grad
         flat_x, flat_gx, flat_gh = x.reshape(steps_ * batch, -1), dgx.reshape(-1, rows), dgh.reshape(-1, rows)
-        dx = (flat_gx @ w_ih).reshape(x.shape) if needs[0] else None
-        dw_ih = flat_gx.T @ flat_x if needs[3] else None
+        dx = parallel.matmul(flat_gx, w_ih).reshape(x.shape) if needs[0] else None
+        dw_ih = parallel.matmul(flat_gx.T, flat_x) if needs[3] else None
         dw_hh = None
         if needs[4]:
             previous = _SCRATCH.empty(ys.shape, ys.dtype)  # h_prev of every step, in time order
@@ -111,7 +130,7 @@ class Recurrence(Function):
                 previous[:-1], previous[-1] = ys[1:], h0
             else:
                 previous[1:], previous[0] = ys[:-1], h0
-            dw_hh = flat_gh.T @ previous.reshape(-1, hidden)
+            dw_hh = parallel.matmul(flat_gh.T, previous.reshape(-1, hidden))
         db_ih = flat_gx.sum(axis=0) if needs[5] else None
         if needs[6]:
             db_hh = flat_gh.sum(axis=0) if steps.hidden_path_apart or db_ih is None else db_ih.copy()
@@ -155,6 +174,14 @@ def _over_batch_rows(batch: int, run_rows: Any) -> None:
     import numba
 
     for_each_chunk(batch, -(-batch // numba.get_num_threads()), run_rows)
+
+
+def _rows_gemm(steps: Any, dtype: np.dtype) -> int:
+    """The BLAS address for `steps.forward_rows`/`backward_rows` (every time step of a range of batch
+    rows in one nogil Numba call: no GIL taken between steps); 0 where the step class has none or
+    NumPy's BLAS can't be reached from Numba: then Python drives the steps."""
+    rows_gemm = getattr(steps, "rows_gemm", None)
+    return rows_gemm(dtype) if rows_gemm is not None else 0
 
 
 def _order(steps: int, reverse: bool) -> range:
