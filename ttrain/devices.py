@@ -82,3 +82,18 @@ def require_cpu(target: Any) -> None:
     """Accept None or the CPU (the `device=` argument of factories); raise `DeviceError` for others."""
     if target is not None and check_device(target) is None:
         device(target)  # not a device name at all: device() says what is wrong with it
+
+
+def requested_dtype(args: tuple[Any, ...], dtype: Any = None, device: Any = None) -> Any:
+    """The dtype a PyTorch-style `to(*args, dtype=, device=)` asks for (None: keep it), its device
+    checked to be the CPU: a positional tensor gives its dtype, a device is a device, anything else
+    is a dtype."""
+    for arg in args:
+        if hasattr(arg, "dtype") and hasattr(arg, "requires_grad"):  # a tensor (no import: tensor.py imports us)
+            dtype = arg.dtype
+        elif check_device(arg) is not None:
+            device = arg
+        else:
+            dtype = arg
+    require_cpu(device)
+    return dtype

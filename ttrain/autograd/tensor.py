@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ttrain.devices import CPU, check_device, require_cpu
+from ttrain.devices import CPU, requested_dtype
 from ttrain.autograd.grad_mode import STATE
 
 _FLOAT_KINDS = "fc"
@@ -248,14 +248,7 @@ class Tensor:
         The device must be the CPU (`"cpu"` or `ttrain.device("cpu")`); `"cuda"` or `"mps"` raise a
         `DeviceError` that says ttrain runs on the CPU. `non_blocking` is accepted and changes nothing.
         """
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif check_device(arg) is not None:
-                device = arg
-            else:
-                dtype = arg
-        require_cpu(device)
+        dtype = requested_dtype(args, dtype, device)
         if dtype is None or np.dtype(dtype) == self.data.dtype:
             return self.clone() if copy else self
         dtype = np.dtype(dtype)

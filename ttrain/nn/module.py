@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from ttrain.autograd.tensor import Tensor, unwrap
-from ttrain.devices import check_device, require_cpu
+from ttrain.devices import requested_dtype
 from ttrain.nn import hooks
 from ttrain.nn.parameter import Parameter
 from ttrain.utils.hooks import RemovableHandle
@@ -332,14 +332,7 @@ class Module:
         raise a `DeviceError` saying that ttrain runs on the CPU. Parameters stay the same objects
         (an optimizer built before still holds them).
         """
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif check_device(arg) is not None:
-                device = arg
-            else:
-                dtype = arg
-        require_cpu(device)
+        dtype = requested_dtype(args, dtype, device)
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
