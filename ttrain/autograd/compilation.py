@@ -52,7 +52,7 @@ def watch() -> None:
 
 
 def compile_all(on_group: Callable[[str, str], None] | None = None) -> None:
-    """Compile every kernel (convolution, pooling, optimizers, erf; float32 and float64) into the
+    """Compile every kernel (convolution, pooling, optimizers, elementwise; float32 and float64) into the
     cache runs load from; `on_group(group, dtype)` is called before each group."""
     from ttrain.autograd.kernels import warmup
 

@@ -32,14 +32,28 @@ def install(split: Callable[[int, Callable[[int, int], None]], None] | None) -> 
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """a @ b for 2-D a (M, K) and b (K, N), into `out` (M, N) if given; split over the rows of a when
-    large and a splitter is installed."""
+    """a @ b, into `out` if given, split when large and a splitter is installed: over the rows of a
+    when b is a matrix (a of any rank), over the batch when both are stacks of matrices of the same
+    batch shape (attention's per-head products). Other shapes run as one `np.matmul`."""
     split = _split
-    if split is None or a.ndim != 2 or b.ndim != 2 or a.shape[0] * a.shape[1] * b.shape[1] < _MIN_PRODUCT:
+    if split is None or a.ndim < 2 or b.ndim < 2 or a.shape[:-2] != b.shape[:-2] and b.ndim != 2:
+        return np.matmul(a, b, out=out)
+    rows = int(np.prod(a.shape[:-1])) if b.ndim == 2 else int(np.prod(a.shape[:-2]))
+    if a.size * b.shape[-1] < _MIN_PRODUCT or rows < 2:  # multiply-adds
         return np.matmul(a, b, out=out)
     if out is None:
-        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    split(a.shape[0], lambda i, j: np.matmul(a[i:j], b, out=out[i:j]))
+        out = np.empty(a.shape[:-1] + b.shape[-1:], dtype=np.result_type(a, b))
+    if b.ndim == 2:  # (..., M, K) @ (K, N): the rows of every matrix of a, as one (rows, K) matrix
+        a2, o2 = a.reshape(rows, a.shape[-1]), out.reshape(rows, b.shape[-1])  # views when contiguous
+        if not np.shares_memory(o2, out):
+            return np.matmul(a, b, out=out)
+        split(rows, lambda i, j: np.matmul(a2[i:j], b, out=o2[i:j]))
+    else:
+        a3, b3 = a.reshape(rows, *a.shape[-2:]), b.reshape(rows, *b.shape[-2:])
+        o3 = out.reshape(rows, *out.shape[-2:])
+        if not np.shares_memory(o3, out):
+            return np.matmul(a, b, out=out)
+        split(rows, lambda i, j: np.matmul(a3[i:j], b3[i:j], out=o3[i:j]))
     return out
 
 

@@ -18,6 +18,7 @@ from ttrain.autograd.creation import from_numpy
 from ttrain.autograd.op_table import functional_forms
 from ttrain.autograd.ops import loss as _loss
 from ttrain.autograd.ops.arith import Mul, Where
+from ttrain.autograd.ops.dropout import Dropout as _Dropout
 from ttrain.autograd.ops.embedding import Embedding as _Embedding
 from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.ops.matmul import Linear as _Linear
@@ -54,6 +55,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Gen
     if not training or p == 0.0:
         return input
     x = ensure_tensor(input)
+    if x.dtype.char in "fd" and x.ndim:
+        seed = int(resolve(generator).integers(0, 1 << 64, dtype=np.uint64))
+        return _Dropout.apply(x, p=p, seed=seed)
     return Mul.apply(x, _keep_mask(x, x.shape, p, generator))
 
 

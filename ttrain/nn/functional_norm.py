@@ -58,6 +58,8 @@ def layer_norm(
     layout = _norm.layer_norm_layout(shape, normalized)
     _check_param("layer_norm", "weight", weight, normalized, shape)
     _check_param("layer_norm", "bias", bias, normalized, shape)
+    if x.dtype.char in "fd" and x.size and all(p is None or p.dtype == x.dtype for p in (weight, bias)):
+        return _norm.LayerNorm.apply(x, weight, bias, layout=layout, eps=eps)
     return _norm.Normalize.apply(x, weight, bias, layout=layout, eps=eps)
 
 

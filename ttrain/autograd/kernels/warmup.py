@@ -4,7 +4,7 @@ Each kernel compiles once per argument types, into Numba's on-disk cache (the pa
 `__pycache__`, or the user's cache folder when the package is read-only, or NUMBA_CACHE_DIR),
 the same cache a run loads from. Calling the public kernels on tiny arrays of each float dtype
 takes every path a network can: im2col GEMM, Winograd and direct convolution, both poolings,
-every fused optimizer update and erf. The types, not the sizes, pick what compiles.
+every fused optimizer update, erf, GELU, dropout and layer norm. The types, not the sizes, pick what compiles.
 """
 
 from __future__ import annotations
@@ -61,10 +61,16 @@ def _optim(dtype: type) -> None:
     fused_adagrad(zeros(), zeros(), zeros(), scalars, False)
 
 
-def _erf(dtype: type) -> None:
-    from ttrain.autograd.kernels.elementwise import erf
+def _elementwise(dtype: type) -> None:
+    from ttrain.autograd.kernels.elementwise import dropout, erf, gelu
+    from ttrain.autograd.kernels.layer_norm import layer_norm_backward, layer_norm_forward
 
-    erf(np.zeros(4, dtype=dtype))
+    x = np.zeros((2, 4), dtype=dtype)
+    erf(x)
+    gelu(x)
+    dropout(x, 0.5, 0)
+    _, xhat, invstd = layer_norm_forward(x, None, None, 1e-5)
+    layer_norm_backward(x, xhat, invstd, None)
 
 
 def _recurrent(dtype: type) -> None:
@@ -84,7 +90,7 @@ def _recurrent(dtype: type) -> None:
 
 
 KERNEL_GROUPS: dict[str, Callable[[type], None]] = {
-    "convolution": _conv, "pooling": _pool, "optimizer": _optim, "erf": _erf, "recurrent": _recurrent,
+    "convolution": _conv, "pooling": _pool, "optimizer": _optim, "elementwise": _elementwise, "recurrent": _recurrent,
 }
 
 

@@ -119,13 +119,18 @@ class GELU(Function):
         if approximate == "tanh":
             ctx.save_for_backward(x)
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-        # Phi(x) is kept for backward: erf is the costly part of both passes (a Transformer's
-        # feed-forward block spends more time in it than in its GEMMs), so it runs once.
-        cdf = erf(x * _INV_SQRT_2)
-        cdf += 1
-        cdf *= 0.5
+        # Phi(x) is kept for backward: erf is the costly part of both passes, so it runs once.
+        if x.dtype.char in "fd":
+            from ttrain.autograd.kernels.elementwise import gelu
+
+            out, cdf = gelu(x)  # one vectorised pass (the float32 erf is the kernel's rational one)
+        else:
+            cdf = erf(x * _INV_SQRT_2)
+            cdf += 1
+            cdf *= 0.5
+            out = x * cdf
         ctx.save_for_backward(x, cdf)
-        return x * cdf
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -136,8 +141,14 @@ class GELU(Function):
             d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
         x, cdf = ctx.saved_tensors
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return grad * (cdf + x * pdf)
+        # grad * (cdf + x * pdf(x)), in one buffer: NumPy's exp is vectorised, Numba's is not
+        g = np.asarray(np.square(x), dtype=np.result_type(x, cdf))  # 0-d x: a 0-d array, not a scalar
+        g *= -0.5
+        np.exp(g, out=g)
+        g *= x
+        g *= _INV_SQRT_2PI
+        g += cdf
+        return np.multiply(g, grad, out=g) if g.shape == np.shape(grad) else g * grad
 
 
 def _softmax_axis(x: np.ndarray, dim: int, op: str) -> int | None:

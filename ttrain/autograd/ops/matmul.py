@@ -37,7 +37,7 @@ class MatMul(Function):
             raise ShapeError(f"matmul: {a.shape} @ {b.shape}: inner sizes differ")
         ctx.save_for_backward(a, b)
         try:
-            return np.matmul(a, b)
+            return parallel.matmul(a, b)
         except ValueError:
             raise ShapeError(f"matmul: {a.shape} @ {b.shape}: batch dimensions cannot be broadcast") from None
 
@@ -53,9 +53,9 @@ class MatMul(Function):
         g = np.expand_dims(grad, -2) if a.ndim == 1 else np.expand_dims(grad, -1) if b.ndim == 1 else grad
         ga = gb = None
         if need_a:
-            ga = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            ga = unbroadcast(parallel.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
         if need_b:
-            gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
+            gb = unbroadcast(parallel.matmul(np.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
 
 

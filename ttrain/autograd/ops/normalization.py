@@ -81,6 +81,34 @@ class Normalize(Function):
         return gx.reshape(xhat.shape), gw, gb
 
 
+class LayerNorm(Function):
+    """`Normalize` over the trailing dimensions (layer norm), float32 or float64, on the fused
+    kernels: one pass per row each way (`kernels/layer_norm.py`). Inputs: x, weight, bias (either
+    may be None) shaped like the normalised dimensions."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, layout, eps):
+        from ttrain.autograd.kernels.layer_norm import layer_norm_forward
+
+        d = int(np.prod(layout.param_view))
+        flat = lambda a: None if a is None else np.ascontiguousarray(a, dtype=x.dtype).reshape(d)  # noqa: E731
+        out, xhat, invstd = layer_norm_forward(np.ascontiguousarray(x).reshape(-1, d), flat(weight), flat(bias), eps)
+        ctx.save_for_backward(xhat, invstd, flat(weight))
+        ctx.param_shape = layout.param_view
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ttrain.autograd.kernels.layer_norm import layer_norm_backward
+
+        xhat, invstd, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g = np.ascontiguousarray(grad, dtype=xhat.dtype).reshape(xhat.shape)
+        gx, gw, gb = layer_norm_backward(g, xhat, invstd, weight)
+        return (gx.reshape(grad.shape) if need_x else None, gw.reshape(ctx.param_shape) if need_w else None,
+                gb.reshape(ctx.param_shape) if need_b else None)
+
+
 def _update_running(running: tuple[np.ndarray, np.ndarray, float], mean: np.ndarray, var: np.ndarray, count: int) -> None:
     """running = (1 - momentum) * running + momentum * batch, in place, with the unbiased variance."""
     running_mean, running_var, momentum = running
