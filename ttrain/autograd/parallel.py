@@ -57,6 +57,17 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return out
 
 
+def over_rows(rows: int, elements: int, task: Callable[[int, int], None]) -> None:
+    """task(start, stop) over shares of range(rows) when `elements` (the work) is large and a
+    splitter is installed, else task(0, rows): for row-wise NumPy passes (softmax rows) whose
+    ufuncs release the GIL. Each row is computed by one call whatever the split."""
+    split = _split
+    if split is None or elements < _MIN_ELEMENTS or rows < 2:
+        task(0, rows)
+    else:
+        split(rows, task)
+
+
 def relu(x: np.ndarray) -> np.ndarray:
     """max(x, 0) elementwise (NaN stays NaN)."""
     split = _split

@@ -30,6 +30,7 @@ _pool: ThreadPoolExecutor | None = None
 _pool_width = 0
 _pool_lock = threading.Lock()
 _blas_limited = False
+_threads_getter: Callable[[], int] | None = None
 
 
 def _executor(width: int) -> ThreadPoolExecutor:
@@ -61,10 +62,24 @@ def _blas_off_the_kernel_threads() -> None:
     parallel.install(split_rows)  # the ops' large products now split over this pool instead
 
 
+def kernel_threads() -> int:
+    """`numba.get_num_threads()` (the thread setting of the calling thread), without the two process
+    locks that function takes on every call to check that Numba's threads are launched: ~20 us a
+    call, a few ms per Transformer step. The first call takes the checked path (launching them)."""
+    global _threads_getter
+    if _threads_getter is None:
+        count = numba.get_num_threads()
+        from numba.np.ufunc import parallel as numba_parallel
+
+        _threads_getter = getattr(numba_parallel, "_get_num_threads", numba.get_num_threads)
+        return count
+    return _threads_getter()
+
+
 def even_chunk(n: int) -> int:
     """A chunk length that cuts range(n) into about 4 chunks per thread: enough to balance the
     load, few enough that handing out tasks (~10 us each) stays small."""
-    return max(1, -(-n // (4 * numba.get_num_threads())))
+    return max(1, -(-n // (4 * kernel_threads())))
 
 
 def for_each_chunk(n: int, chunk: int, task: Callable[[int, int], None]) -> None:
@@ -76,7 +91,7 @@ def for_each_chunk(n: int, chunk: int, task: Callable[[int, int], None]) -> None
     handed-out task costs the caller ~30 us: ~3 ms of serial work a MNIST CNN step on 2 threads).
     """
     bounds = [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-    threads = numba.get_num_threads()
+    threads = kernel_threads()
     width = min(threads, len(bounds))
     if width <= 1:
         for start, stop in bounds:
@@ -103,4 +118,4 @@ def for_each_chunk(n: int, chunk: int, task: Callable[[int, int], None]) -> None
 def split_rows(n: int, task: Callable[[int, int], None]) -> None:
     """Call task(start, stop) on one contiguous share of range(n) per pool thread, in parallel: for
     NumPy calls that release the GIL (BLAS products, ufuncs), where bigger pieces run faster."""
-    for_each_chunk(n, max(1, -(-n // numba.get_num_threads())), task)
+    for_each_chunk(n, max(1, -(-n // kernel_threads())), task)

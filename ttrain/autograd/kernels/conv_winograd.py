@@ -17,12 +17,11 @@ are deterministic. Same references and tests as `conv.py`, which dispatches here
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit
 
 from ttrain.autograd.kernels.conv_rows import _gather, _matmul, _pad_plane
-from ttrain.autograd.kernels.conv_threads import for_each_chunk
+from ttrain.autograd.kernels.conv_threads import for_each_chunk, kernel_threads
 
 # At most this many bytes of transformed input (16 x C x tiles) per chunk of samples.
 _CHUNK_BYTES = 8 << 20
@@ -209,7 +208,7 @@ def _tiles(ho: int, wo: int) -> tuple[int, int]:
 def _chunk(n: int, channels: int, tiles: int, itemsize: int) -> int:
     """Samples per parallel chunk: about 8 chunks per thread (measured best on the MNIST CNN: fewer
     leaves cores idle, more costs ~10 us a task), capped so that a chunk's tiles stay in cache."""
-    per_thread = -(-n // (8 * numba.get_num_threads()))
+    per_thread = -(-n // (8 * kernel_threads()))
     return max(1, min(per_thread, _CHUNK_BYTES // (16 * channels * tiles * itemsize)))
 
 

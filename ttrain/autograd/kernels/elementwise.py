@@ -80,10 +80,18 @@ def erf(x: np.ndarray) -> np.ndarray:
 def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(x * Phi(x), Phi(x)) for float32 or float64 `x`, in one pass: Phi(x) = (1 + erf(x / sqrt 2)) / 2,
     kept for the backward."""
+    from ttrain.autograd.kernels.conv_threads import for_each_chunk
+
     flat = _flat(x)
     out, cdf = np.empty_like(flat), np.empty_like(flat)
-    (_gelu32_into if flat.dtype == np.float32 else _gelu64_into)(flat, out, cdf)
+    kernel = _gelu32_into if flat.dtype == np.float32 else _gelu64_into
+    for_each_chunk(flat.size, _elementwise_chunk(flat.size), lambda i, j: kernel(flat[i:j], out[i:j], cdf[i:j]))
     return out.reshape(x.shape), cdf.reshape(x.shape)
+
+
+def _elementwise_chunk(n: int) -> int:
+    """Chunks of at least 64k elements (smaller ones cost more to hand out than they save), about 8 in all."""
+    return max(1 << 16, -(-n // 8))
 
 
 # ---- dropout --------------------------------------------------------------------------------------
@@ -144,5 +152,5 @@ def dropout(x: np.ndarray, p: float, seed: int) -> np.ndarray:
     def task(i: int, j: int) -> None:
         _dropout_into(flat[i:j], i, k0, k1, threshold, scale, out[i:j])
 
-    for_each_chunk(flat.size, max(1 << 16, -(-flat.size // 8)), task)
+    for_each_chunk(flat.size, _elementwise_chunk(flat.size), task)
     return out.reshape(x.shape)

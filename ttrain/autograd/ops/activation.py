@@ -141,14 +141,25 @@ class GELU(Function):
             d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
         x, cdf = ctx.saved_tensors
-        # grad * (cdf + x * pdf(x)), in one buffer: NumPy's exp is vectorised, Numba's is not
-        g = np.asarray(np.square(x), dtype=np.result_type(x, cdf))  # 0-d x: a 0-d array, not a scalar
-        g *= -0.5
-        np.exp(g, out=g)
-        g *= x
-        g *= _INV_SQRT_2PI
-        g += cdf
-        return np.multiply(g, grad, out=g) if g.shape == np.shape(grad) else g * grad
+        if x.shape != np.shape(grad) or not x.ndim:
+            return grad * (cdf + x * (_INV_SQRT_2PI * np.exp(-0.5 * x * x)))
+        # grad * (cdf + x * pdf(x)), in one buffer, in shares over the kernel threads when large
+        # (NumPy's exp is vectorised, Numba's is not)
+        g = np.empty(x.shape, dtype=np.result_type(x, cdf, grad))
+        flat_x, flat_cdf, flat_grad, flat_g = (np.reshape(a, -1) for a in (x, cdf, grad, g))
+
+        def share(i: int, j: int) -> None:
+            xi, gi = flat_x[i:j], flat_g[i:j]
+            np.multiply(xi, xi, out=gi)
+            gi *= -0.5
+            np.exp(gi, out=gi)
+            gi *= xi
+            gi *= _INV_SQRT_2PI
+            gi += flat_cdf[i:j]
+            gi *= flat_grad[i:j]
+
+        parallel.over_rows(g.size, g.size, share)
+        return g
 
 
 def _softmax_axis(x: np.ndarray, dim: int, op: str) -> int | None:

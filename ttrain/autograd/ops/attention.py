@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ttrain.autograd import parallel
 from ttrain.autograd.function import Function
 from ttrain.autograd.ops.errors import ShapeError
 
@@ -43,15 +44,8 @@ class AttentionSoftmax(Function):
             except ValueError:
                 raise ShapeError(f"attention_softmax: mask {mask.shape} does not broadcast to scores "
                                  f"{scores.shape}") from None
-        row_max = out.max(axis=-1, keepdims=True)
-        if mask is not None:  # a fully masked row has max -inf: shift by 0 so exp gives zeros, not NaN
-            row_max[np.isneginf(row_max)] = 0
-        out -= row_max
-        np.exp(out, out=out)
-        total = out.sum(axis=-1, keepdims=True)
-        if mask is not None:
-            total[total == 0] = 1
-        out /= total
+        rows = out.reshape(-1, out.shape[-1])  # a view: out is a new contiguous array
+        parallel.over_rows(rows.shape[0], rows.size, lambda i, j: _softmax_rows(rows[i:j], mask is not None))
         ctx.scale = scale
         ctx.save_for_backward(out)
         return out
@@ -59,9 +53,29 @@ class AttentionSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (p,) = ctx.saved_tensors
-        g = grad * p
-        row = g.sum(axis=-1, keepdims=True)
-        g -= p * row  # p * (grad - row), without a second full-size temporary
-        if ctx.scale != 1.0:
-            g *= g.dtype.type(ctx.scale)
+        g = np.multiply(grad, p)
+        scale = g.dtype.type(ctx.scale)
+        gr, pr = g.reshape(-1, g.shape[-1]), p.reshape(-1, p.shape[-1])
+
+        def rows(i: int, j: int) -> None:
+            gi, pi = gr[i:j], pr[i:j]
+            total = gi.sum(axis=-1, keepdims=True)
+            gi -= pi * total  # p * (grad - row sum), without a second full-size temporary
+            if scale != 1:
+                gi *= scale
+
+        parallel.over_rows(gr.shape[0], gr.size, rows)
         return g
+
+
+def _softmax_rows(rows: np.ndarray, masked: bool) -> None:
+    """Softmax of each row of the 2-D `rows`, in place."""
+    row_max = rows.max(axis=-1, keepdims=True)
+    if masked:  # a fully masked row has max -inf: shift by 0 so exp gives zeros, not NaN
+        row_max[np.isneginf(row_max)] = 0
+    rows -= row_max
+    np.exp(rows, out=rows)
+    total = rows.sum(axis=-1, keepdims=True)
+    if masked:
+        total[total == 0] = 1
+    rows /= total

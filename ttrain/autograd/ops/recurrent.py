@@ -169,11 +169,9 @@ def _over_batch_rows(batch: int, run_rows: Any) -> None:
     BLAS thread, its step kernels without the GIL) and the threads meet once, where one BLAS call
     per step split across threads would meet T times (tiny GEMMs, each a wake-up and a wait).
     As with the convolution kernels, BLAS runs single-threaded from the first parallel run on."""
-    from ttrain.autograd.kernels.conv_threads import for_each_chunk  # imports numba, as the kernels do
+    from ttrain.autograd.kernels.conv_threads import for_each_chunk, kernel_threads  # imports numba
 
-    import numba
-
-    for_each_chunk(batch, -(-batch // numba.get_num_threads()), run_rows)
+    for_each_chunk(batch, -(-batch // kernel_threads()), run_rows)
 
 
 def _rows_gemm(steps: Any, dtype: np.dtype) -> int:
