@@ -277,6 +277,7 @@ def render(report: dict[str, Any]) -> str:
              "(the machine is shared: compare ratios from one run, not absolute numbers across runs)",
              f"- Workloads: {', '.join(options['workloads'])}; thread counts {options['threads']} "
              "(OPENBLAS/OMP/MKL/NUMBA_NUM_THREADS set before import in each framework's own worker process, "
+             "fresh for each model, "
              "plus `torch.set_num_threads`); run time {:.0f} s".format(report["seconds"]),
              *_blas(report.get("infos", {}), report.get("sides", {})), ""]
     if report["notes"]:

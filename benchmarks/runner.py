@@ -228,26 +228,40 @@ def _time_once(result: TaskResult, sides: list[Side], workers: dict[str, Worker]
 
 def measure_throughput(tasks: list[Task], sides: list[Side], options: Options, data: Path,
                        notes: list[str], infos: dict[str, Any], log: Callable[[str], None]) -> list[TaskResult]:
-    """Alternating, repeated timings of every task in every side, one thread count after the other."""
+    """Alternating, repeated timings of every task in every side, one thread count after the other.
+
+    Each model gets fresh worker processes (its training and inference tasks share them), as each
+    `ttrain fit` or training script is its own process: state one model leaves in a process (a
+    convolution's kernel threads hold BLAS to one thread from then on) does not reach another's.
+    """
     results = []
     for threads in options.threads:
-        wanted = [s for s in sides if any(s.framework in t.frameworks for t in tasks)]
-        thread_notes: list[str] = []
-        workers = _start_workers(wanted, threads, data, thread_notes)
-        notes += [n for n in thread_notes if n not in notes]
-        try:
-            for key, worker in workers.items():
-                infos.setdefault(f"{key}@{threads}", worker.hello["info"])
-            batch = [_set_up(task, sides, workers, threads, log) for task in tasks]
-            for repeat in range(options.repeats):
-                for result in batch:
-                    _time_once(result, sides, workers, repeat, options.settle)
-                log(f"  [{threads} thr] repeat {repeat + 1}/{options.repeats} done (load {os.getloadavg()[0]:.2f})")
-            results += batch
-        finally:
-            for worker in workers.values():
-                worker.close()
+        for model in dict.fromkeys(t.model for t in tasks):
+            results += _measure_model([t for t in tasks if t.model == model], sides, threads, options, data,
+                                      notes, infos, log)
     return results
+
+
+def _measure_model(tasks: list[Task], sides: list[Side], threads: int, options: Options, data: Path,
+                   notes: list[str], infos: dict[str, Any], log: Callable[[str], None]) -> list[TaskResult]:
+    """The tasks of one model at one thread count, in one worker per side started for them."""
+    wanted = [s for s in sides if any(s.framework in t.frameworks for t in tasks)]
+    thread_notes: list[str] = []
+    workers = _start_workers(wanted, threads, data, thread_notes)
+    notes += [n for n in thread_notes if n not in notes]
+    try:
+        for key, worker in workers.items():
+            infos.setdefault(f"{key}@{threads}", worker.hello["info"])
+        batch = [_set_up(task, sides, workers, threads, log) for task in tasks]
+        for repeat in range(options.repeats):
+            for result in batch:
+                _time_once(result, sides, workers, repeat, options.settle)
+            log(f"  [{threads} thr] {tasks[0].model}: repeat {repeat + 1}/{options.repeats} done "
+                f"(load {os.getloadavg()[0]:.2f})")
+        return batch
+    finally:
+        for worker in workers.values():
+            worker.close()
 
 
 def machine_info() -> dict[str, Any]:
