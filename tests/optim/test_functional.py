@@ -158,3 +158,27 @@ def test_numba_loads_only_on_the_first_fused_step():
         "assert 'numba' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_fused_updates_of_large_parameters_are_the_same_bits_when_split_over_threads():
+    from ttrain.autograd import parallel
+    from ttrain.optim.fused import fused_adam, fused_sgd
+
+    rng = np.random.default_rng(5)
+    n = 300_000  # above the size that is split
+    arrays = [rng.standard_normal(n).astype(np.float32) for _ in range(5)]
+    scalars = np.array([0.01, 0.9, 0.9, 0.999, 0.001, 0.99, 1e-8, 0.001], dtype=np.float32)
+    results = []
+    for split in (None, lambda size, task: [task(a, b) for a, b in ((size // 3, size), (0, size // 3))]):
+        parallel.install(split)
+        try:
+            p, g, m, v, vmax = (a.copy() for a in arrays)
+            vmax = np.abs(vmax)
+            fused_adam(p, g, m, v, vmax, scalars, True, False, True)
+            buf = m.copy()
+            fused_sgd(p, g, buf, scalars[:4], True, False, False)
+            results.append((p, m, v, vmax, buf))
+        finally:
+            parallel.install(None)
+    for whole, shares in zip(*results):
+        np.testing.assert_array_equal(whole, shares)
