@@ -2,15 +2,17 @@
 
 Three strategies, picked by shape (measured in benchmarks/conv_kernels.py):
 
-* GEMM: per sample, im2col columns (C*kh*kw, Ho*Wo) and one GEMM per group (conv_rows._matmul)
-  writing NCHW output with no transpose; chunks of samples run in parallel
-  (`conv_threads.for_each_chunk`). The GEMMs are Numba's, not BLAS's: OpenBLAS's threads spin
-  between calls and took the cores from the parallel kernels around them (2-10x slower on 2
-  busy cores). Numba's GEMMs run at ~80% of OpenBLAS's single-thread speed; the weight
-  gradient transposes the output gradient so that one GEMM kernel serves every pass (one kernel
-  fewer to compile on a first run; the 1-channel first layer's weight gradient took as long).
+* GEMM: per sample, im2col columns (C*kh*kw, Ho*Wo) and one GEMM per group writing NCHW output
+  with no transpose; chunks of samples run in parallel (`conv_threads.for_each_chunk`). The
+  GEMM is NumPy's OpenBLAS sgemm/dgemm called from the Numba kernel (`blas.gemm_into`): each
+  kernel thread calls it on its own samples, BLAS held to one thread once the kernel pool runs
+  (`conv_threads`: BLAS's idle threads spun beside the kernels); the weight gradient has BLAS
+  transpose the columns. Where NumPy's
+  BLAS cannot be called so, Numba's `conv_rows._matmul` (~60% of OpenBLAS on AVX2, ~80% on
+  AVX-512), with the output gradient transposed so that one GEMM kernel serves every pass.
 * Winograd F(2x2, 3x3) for 3x3 stride-1 convs (`conv_winograd.py`): the same chunked GEMM
-  scheme on transformed tiles, with 2.25x less arithmetic.
+  scheme on transformed tiles, with 2.25x less arithmetic; only without BLAS (see
+  `_uses_winograd`).
 * Direct: grouped convs whose group reduction (C/groups * kh * kw) is short (depthwise): plain
   loops, parallel (`conv_threads.for_each_chunk`) over the batch for the output and the input
   gradient, and over output channels for the weight gradient.
