@@ -7,9 +7,9 @@ Three strategies, picked by shape (measured in benchmarks/conv_kernels.py):
   GEMM is NumPy's OpenBLAS sgemm/dgemm called from the Numba kernel (`blas.gemm_into`): each
   kernel thread calls it on its own samples, BLAS held to one thread once the kernel pool runs
   (`conv_threads`: BLAS's idle threads spun beside the kernels); the weight gradient has BLAS
-  transpose the columns. Where NumPy's
-  BLAS cannot be called so, Numba's `conv_rows._matmul` (~60% of OpenBLAS on AVX2, ~80% on
-  AVX-512), with the output gradient transposed so that one GEMM kernel serves every pass.
+  transpose the columns. Where NumPy's BLAS cannot be called so, Numba's `conv_rows._matmul`
+  (~60% of OpenBLAS on AVX2, ~80% on AVX-512), with the output gradient transposed so that one
+  GEMM kernel serves every pass.
 * Winograd F(2x2, 3x3) for 3x3 stride-1 convs (`conv_winograd.py`): the same chunked GEMM
   scheme on transformed tiles, with 2.25x less arithmetic; only without BLAS (see
   `_uses_winograd`).
