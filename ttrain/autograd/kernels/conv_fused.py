@@ -12,8 +12,10 @@ there), then runs the conv's weight and input gradient GEMMs on it.
 One group only, with NumPy's BLAS GEMM (`blas.py`): `fusable` says when. Values are the bits
 of the three ops: the same GEMM on the same columns, then the same bias add, ReLU
 (np.maximum: NaN stays NaN) and pooling rule (`pool._max_forward_2x2`). Gradients: the same
-products; the weight gradient sums per chunk of samples, the chunks in order, as `conv.py` does.
-Reference: `conv_fused_reference.py`.
+GEMMs on the same gradient; the weight and bias gradients sum per chunk of samples, the chunks
+in order (the bias gradient over the windows' maxima only, so its rounding differs from the
+unfused sum). A gradient reaching a window whose maximum is not positive is dropped, NaN or not
+(the unfused ReLU multiplies it by 0). Reference: `conv_fused_reference.py`.
 """
 
 from __future__ import annotations
