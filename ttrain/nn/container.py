@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator, Mapping
 
+from ttrain.nn import fusion
+from ttrain.nn.conv import Conv2d
 from ttrain.nn.module import Module
 from ttrain.nn.parameter import Parameter
 
@@ -90,9 +92,20 @@ class Sequential(_ModuleSequence):
         return Sequential(OrderedDict(list(self._modules.items())[idx]))
 
     def forward(self, input: Any) -> Any:
-        """Feed `input` through every module in order."""
-        for module in self._modules.values():
+        """Feed `input` through every module in order (a Conv2d, ReLU, MaxPool2d(2) run as one op:
+        `ttrain.nn.fusion`)."""
+        modules = tuple(self._modules.values())
+        i = 0
+        while i < len(modules):
+            module = modules[i]
+            if type(module) is Conv2d and i + 2 < len(modules):
+                fused = fusion.conv_relu_pool(module, modules[i + 1], modules[i + 2], input)
+                if fused is not None:
+                    input = fused
+                    i += 3
+                    continue
             input = module(input)
+            i += 1
         return input
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ttrain.autograd.kernels import conv, conv_reference, conv_winograd
+from ttrain.autograd.kernels import blas, conv, conv_reference, conv_winograd
 from ttrain.autograd.window_geometry import conv2d_shape
 from ttrain.autograd.ops.errors import ShapeError
 
@@ -28,15 +28,18 @@ DTYPES = [np.float32, np.float64]
 TOL = {np.float32: {"rtol": 2e-5, "atol": 2e-5}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
 
 
-@pytest.fixture(params=["direct", "gemm", "gemm-chunked", "winograd"])
+@pytest.fixture(params=["direct", "gemm", "gemm-chunked", "blas", "blas-chunked", "winograd"])
 def path(request, monkeypatch) -> str:
-    """Run each test through each strategy: direct loops, im2col + GEMM in one chunk and in
-    chunks of 2 samples (so a last, partial chunk is exercised), and Winograd in chunks of 2
-    (tests skip it for shapes it does not take)."""
+    """Run each test through each strategy: direct loops, im2col + Numba's GEMM and im2col +
+    BLAS's GEMM, each in one chunk and in chunks of 2 samples (so a last, partial chunk is
+    exercised), and Winograd in chunks of 2 (tests skip it for shapes it does not take)."""
+    if request.param.startswith("blas") and not blas.gemm_address(np.dtype(np.float32)):
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with 64-bit integer CBLAS")
     monkeypatch.setattr(conv, "_DIRECT_MAX_K", 10**9 if request.param == "direct" else 0)
     monkeypatch.setattr(conv, "_DIRECT_MIN_GROUPS", 1)
     monkeypatch.setattr(conv, "_WINOGRAD_MIN_C", 1 if request.param == "winograd" else None)
-    if request.param in ("gemm-chunked", "winograd"):
+    monkeypatch.setattr(conv, "_BLAS", request.param.startswith("blas"))
+    if request.param in ("gemm-chunked", "blas-chunked", "winograd"):
         monkeypatch.setattr(conv, "_chunk_samples", lambda s: 2)
         monkeypatch.setattr(conv_winograd, "_chunk", lambda n, channels, tiles, itemsize: 2)
     return request.param
@@ -46,7 +49,7 @@ def skip_unless_taken(path, x_shape, w_shape, stride, padding, dilation, groups)
     """Skip a Winograd run for a shape that would not go through Winograd."""
     if path == "winograd":
         s = conv2d_shape(np.empty(x_shape), np.empty(w_shape), None, stride, padding, dilation, groups)
-        if not conv._uses_winograd(s):
+        if not conv._uses_winograd(s, np.dtype(np.float32)):
             pytest.skip("not a Winograd shape")
 
 
@@ -158,7 +161,7 @@ def test_matches_torch(torch, path, dtype, x_shape, w_shape, stride, padding, di
 @pytest.mark.parametrize(
     "x_shape, w_shape, stride, groups",
     [
-        pytest.param((9, 16, 12, 12), (8, 16, 3, 3), 1, 1, id="winograd"),
+        pytest.param((9, 16, 12, 12), (8, 16, 3, 3), 1, 1, id="3x3-16-channels"),
         pytest.param((9, 6, 12, 12), (8, 6, 3, 3), 2, 1, id="gemm"),
         pytest.param((9, 8, 12, 12), (8, 1, 3, 3), 1, 8, id="direct"),
     ],
@@ -174,17 +177,21 @@ def test_same_inputs_give_the_same_bits(same_bits, x_shape, w_shape, stride, gro
         same_bits(g1, g2)
 
 
-def test_strategy_choice_follows_the_shape():
+def test_strategy_choice_follows_the_shape(monkeypatch):
     def shape(c, o, k, groups=1, stride=1, padding=0):
         return conv2d_shape(np.empty((1, c, 9, 9)), np.empty((o, c // groups, k, k)), None, stride, padding, 1, groups)
 
+    f32 = np.dtype(np.float32)
     assert conv._uses_direct(shape(8, 8, 3, groups=8))  # depthwise
     assert not conv._uses_direct(shape(1, 4, 3))  # one group: GEMM, even for a reduction of 9
-    assert not conv._uses_winograd(shape(1, 4, 3))  # too few channels for Winograd's GEMMs
-    assert conv._uses_winograd(shape(32, 8, 3, padding=1))
-    assert not conv._uses_winograd(shape(32, 8, 3, stride=2))
-    assert not conv._uses_winograd(shape(32, 8, 3, padding=3))
-    assert not conv._uses_winograd(shape(32, 8, 5))
+    if blas.gemm_address(f32):  # im2col + BLAS's GEMM beat Winograd where it can run
+        assert not conv._uses_winograd(shape(32, 8, 3, padding=1), f32)
+    monkeypatch.setattr(conv, "_BLAS", False)
+    assert not conv._uses_winograd(shape(1, 4, 3), f32)  # too few channels for Winograd's GEMMs
+    assert conv._uses_winograd(shape(32, 8, 3, padding=1), f32)
+    assert not conv._uses_winograd(shape(32, 8, 3, stride=2), f32)
+    assert not conv._uses_winograd(shape(32, 8, 3, padding=3), f32)
+    assert not conv._uses_winograd(shape(32, 8, 5), f32)
 
 
 def test_non_contiguous_inputs(path):

@@ -157,3 +157,17 @@ def test_same_inputs_give_the_same_bits(same_bits):
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unrolled_2x2_pool_on_ties_nans_and_infinities_matches_the_reference_and_torch(torch, dtype):
+    # Windows with several NaNs (the last one wins), tied maxima, signed zeros and infinities, odd edges.
+    values = np.array([0.0, -0.0, 1.0, 1.0, np.nan, np.inf, -np.inf, 2.0], dtype=dtype)
+    x = np.random.default_rng(3).choice(values, size=(3, 4, 9, 7))
+    y, idx = pool.max_pool2d_forward(x, 2)
+    want_y, want_idx = pool_reference.max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(idx, want_idx)
+    ty, tidx = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
+    np.testing.assert_array_equal(y, ty.numpy())
+    np.testing.assert_array_equal(idx, tidx.numpy())

@@ -20,10 +20,11 @@ from functools import cache
 
 import numpy as np
 from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
-_ROW_MAJOR, _NO_TRANS = 101, 111
+_ROW_MAJOR = 101
+NO_TRANS, TRANS = 111, 112  # CBLAS_TRANSPOSE values for `_cblas_gemm`'s trans_a and trans_b
 
 
 @cache
@@ -54,23 +55,48 @@ def gemm_address(dtype: np.dtype) -> int:
 
 
 @intrinsic
-def _cblas_gemm(typingctx, address, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-    """cblas_?gemm(RowMajor, NoTrans, NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) through the
-    function at `address`; a, b and c are data addresses (integers)."""
-    sig = types.void(types.intp, types.intp, types.intp, types.intp, alpha, types.intp, types.intp,
-                     types.intp, types.intp, alpha, types.intp, types.intp)
+def _cblas_gemm(typingctx, address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) through the
+    function at `address`; trans_a/trans_b are NO_TRANS or TRANS, a, b and c data addresses (integers),
+    alpha and beta of the GEMM's float type."""
+    sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, alpha, types.intp,
+                     types.intp, types.intp, types.intp, alpha, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
         i32, i64 = ir.IntType(32), ir.IntType(64)
         pointer = ir.IntType(8).as_pointer()
-        real = context.get_value_type(signature.args[4])
+        real = context.get_value_type(signature.args[6])
         function = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real, pointer, i64, pointer, i64,
                                                    real, pointer, i64])
-        address_, m_, n_, k_, alpha_, a_, lda_, b_, ldb_, beta_, c_, ldc_ = args
+        address_, trans_a_, trans_b_, m_, n_, k_, alpha_, a_, lda_, b_, ldb_, beta_, c_, ldc_ = args
         target = builder.inttoptr(address_, function.as_pointer())
-        builder.call(target, [ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, _NO_TRANS), ir.Constant(i32, _NO_TRANS),
+        builder.call(target, [ir.Constant(i32, _ROW_MAJOR), builder.trunc(trans_a_, i32), builder.trunc(trans_b_, i32),
                               m_, n_, k_, alpha_, builder.inttoptr(a_, pointer), lda_, builder.inttoptr(b_, pointer),
                               ldb_, beta_, builder.inttoptr(c_, pointer), ldc_])
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _as(like, value):
+    """`value` in the float type of `like`: a float literal alone would make float32 maths float64."""
+    return type(like)(value)
+
+
+@overload(_as, inline="always")
+def _as_typed(like, value):
+    if like == types.float32:
+        return lambda like, value: np.float32(value)
+    return lambda like, value: np.float64(value)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def gemm_into(gemm, a, trans_a, b, trans_b, beta, c):
+    """c = op(a) @ op(b) + beta * c through the GEMM at address `gemm`, inside a Numba kernel: op(a)
+    is a^T where trans_a (likewise b); 2-D arrays of one float type, each with contiguous rows."""
+    size = c.itemsize
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    _cblas_gemm(gemm, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS, m, n, k, _as(c[0, 0], 1.0),
+                a.ctypes.data, a.strides[0] // size, b.ctypes.data, b.strides[0] // size, _as(c[0, 0], beta),
+                c.ctypes.data, c.strides[0] // size)

@@ -2,15 +2,17 @@
 
 Three strategies, picked by shape (measured in benchmarks/conv_kernels.py):
 
-* GEMM: per sample, im2col columns (C*kh*kw, Ho*Wo) and one GEMM per group (conv_rows._matmul)
-  writing NCHW output with no transpose; chunks of samples run in parallel
-  (`conv_threads.for_each_chunk`). The GEMMs are Numba's, not BLAS's: OpenBLAS's threads spin
-  between calls and took the cores from the parallel kernels around them (2-10x slower on 2
-  busy cores). Numba's GEMMs run at ~80% of OpenBLAS's single-thread speed; the weight
-  gradient transposes the output gradient so that one GEMM kernel serves every pass (one kernel
-  fewer to compile on a first run; the 1-channel first layer's weight gradient took as long).
+* GEMM: per sample, im2col columns (C*kh*kw, Ho*Wo) and one GEMM per group writing NCHW output
+  with no transpose; chunks of samples run in parallel (`conv_threads.for_each_chunk`). The
+  GEMM is NumPy's OpenBLAS sgemm/dgemm called from the Numba kernel (`blas.gemm_into`): each
+  kernel thread calls it on its own samples, BLAS held to one thread once the kernel pool runs
+  (`conv_threads`: BLAS's idle threads spun beside the kernels); the weight gradient has BLAS
+  transpose the columns. Where NumPy's BLAS cannot be called so, Numba's `conv_rows._matmul`
+  (~60% of OpenBLAS on AVX2, ~80% on AVX-512), with the output gradient transposed so that one
+  GEMM kernel serves every pass.
 * Winograd F(2x2, 3x3) for 3x3 stride-1 convs (`conv_winograd.py`): the same chunked GEMM
-  scheme on transformed tiles, with 2.25x less arithmetic.
+  scheme on transformed tiles, with 2.25x less arithmetic; only without BLAS (see
+  `_uses_winograd`).
 * Direct: grouped convs whose group reduction (C/groups * kh * kw) is short (depthwise): plain
   loops, parallel (`conv_threads.for_each_chunk`) over the batch for the output and the input
   gradient, and over output channels for the weight gradient.
@@ -41,6 +43,7 @@ from ttrain.autograd.kernels.conv_rows import (
     _pad_plane,
     _scatter_add,
 )
+from ttrain.autograd.kernels.blas import gemm_address, gemm_into
 from ttrain.autograd.kernels.conv_threads import even_chunk, for_each_chunk
 from ttrain.autograd.kernels.conv_winograd import (
     winograd_forward,
@@ -56,22 +59,28 @@ _DIRECT_MIN_GROUPS = 2
 # 3x3 stride-1 convs with at least this many input channels go through Winograd F(2x2, 3x3)
 # (conv_winograd.py): its GEMMs reduce over channels only. None turns it off.
 _WINOGRAD_MIN_C: int | None = 16
+# The GEMM strategy calls NumPy's BLAS GEMM where it can (blas.py); False: Numba's `_matmul` always.
+_BLAS = True
 
 
 @njit(cache=True)
 def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, cols):
     # cols[n, (c*kh + i)*kw + j, oh*wo + ow] = padded x[n, c, oh*sh + i*dh, ow*sw + j*dw]; `plane`
-    # is a flat scratch buffer for one padded plane.
+    # is a flat scratch buffer for one padded plane, unused without padding (read from x directly:
+    # ~1.7x faster on the MNIST convs' columns).
     h, w = x.shape[2], x.shape[3]
     wp = plane.size // (h + 2 * ph)
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
-            _pad_plane(x[n, c].reshape(h * w), h, w, ph, pw, wp, 0.0, plane)
+            src = x[n, c].reshape(h * w)
+            if ph or pw:
+                _pad_plane(src, h, w, ph, pw, wp, 0.0, plane)
+                src = plane
             for i in range(kh):
                 for j in range(kw):
                     row = cols[n, (c * kh + i) * kw + j]
                     for oh in range(ho):
-                        _gather(row, oh * wo, plane, (oh * sh + i * dh) * wp + j * dw, sw, wo)
+                        _gather(row, oh * wo, src, (oh * sh + i * dh) * wp + j * dw, sw, wo)
 
 
 @njit(cache=True)
@@ -91,8 +100,9 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, dx):
 
 
 @njit(cache=True, nogil=True)
-def _gemm_forward_chunk(x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
+def _gemm_forward_chunk(gemm, x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
     # y[n] (O, ho*wo) for each sample of x: its columns, then one GEMM per group, plus the bias.
+    # `gemm`: the BLAS GEMM's address (blas.py), or 0 for conv_rows._matmul.
     groups, og, kg = w3.shape
     h, w = x.shape[2], x.shape[3]
     plane = np.empty((h + 2 * ph) * (w + 2 * pw), dtype=x.dtype)
@@ -100,7 +110,10 @@ def _gemm_forward_chunk(x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
     for n in range(x.shape[0]):
         _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, cols)
         for g in range(groups):
-            _matmul(w3[g], cols[0, g * kg : (g + 1) * kg], y[n, g * og : (g + 1) * og])
+            if gemm:
+                gemm_into(gemm, w3[g], False, cols[0, g * kg : (g + 1) * kg], False, 0.0, y[n, g * og : (g + 1) * og])
+            else:
+                _matmul(w3[g], cols[0, g * kg : (g + 1) * kg], y[n, g * og : (g + 1) * og])
         for o in range(groups * og):
             row = y[n, o]
             for t in range(ho * wo):
@@ -108,10 +121,11 @@ def _gemm_forward_chunk(x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
 
 
 @njit(cache=True, nogil=True)
-def _gemm_grad_weight_chunk(gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
-    # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group,
-    # computed as cols @ gy^T (Kg, Og) with gy transposed first: the GEMM then reduces over the
-    # output positions in _matmul's vectorized form, and no second GEMM kernel is compiled.
+def _gemm_grad_weight_chunk(gemm, gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
+    # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group.
+    # BLAS (`gemm` nonzero) transposes cols itself and accumulates into dw3 (beta 1 after the first
+    # sample). _matmul computes cols @ gy^T (Kg, Og) with gy transposed first: the GEMM then reduces
+    # over the output positions in its vectorized form, and no second GEMM kernel is compiled.
     groups, kg = dw3.shape[0], dw3.shape[2]
     h, w = x.shape[2], x.shape[3]
     p = gy.shape[2]
@@ -120,11 +134,15 @@ def _gemm_grad_weight_chunk(gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
     cols = np.empty((1, groups * kg, p), dtype=x.dtype)
     gyt = np.empty((p, og), dtype=x.dtype)
     product = np.empty((kg, og), dtype=x.dtype)
-    dw3[:] = 0
+    if not gemm:
+        dw3[:] = 0
     for n in range(gy.shape[0]):
         _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, cols)
         for g in range(groups):
             g_rows = gy[n, g * og : (g + 1) * og]
+            if gemm:
+                gemm_into(gemm, g_rows, False, cols[0, g * kg : (g + 1) * kg], True, 1.0 if n else 0.0, dw3[g])
+                continue
             for t in range(p):  # contiguous writes: measured 2x the other order (conv_winograd)
                 for o in range(og):
                     gyt[t, o] = g_rows[o, t]
@@ -136,7 +154,7 @@ def _gemm_grad_weight_chunk(gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
 
 
 @njit(cache=True, nogil=True)
-def _gemm_grad_input_chunk(gy, w3t, kh, kw, sh, sw, ph, pw, dh, dw, dx):
+def _gemm_grad_input_chunk(gemm, gy, w3t, kh, kw, sh, sw, ph, pw, dh, dw, dx):
     # dx (m, C, H, W) for the samples of gy (m, O, ho*wo): the columns' gradient per group, summed
     # back into dx.
     groups, kg, og = w3t.shape
@@ -147,7 +165,10 @@ def _gemm_grad_input_chunk(gy, w3t, kh, kw, sh, sw, ph, pw, dh, dw, dx):
     cols = np.empty((1, groups * kg, p), dtype=dx.dtype)
     for n in range(gy.shape[0]):
         for g in range(groups):
-            _matmul(w3t[g], gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg])
+            if gemm:
+                gemm_into(gemm, w3t[g], False, gy[n, g * og : (g + 1) * og], False, 0.0, cols[0, g * kg : (g + 1) * kg])
+            else:
+                _matmul(w3t[g], gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg])
         _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, dx[n : n + 1])
 
 
@@ -270,17 +291,25 @@ def _uses_direct(s: Conv2dShape) -> bool:
     return s.groups >= _DIRECT_MIN_GROUPS and s.k_group <= _DIRECT_MAX_K
 
 
-def _uses_winograd(s: Conv2dShape) -> bool:
+def _uses_winograd(s: Conv2dShape, dtype: np.dtype) -> bool:
     """3x3, stride 1, dilation 1, one group, padding <= 2 (the input gradient is a forward pass
-    padded by 2 - padding), and enough channels for its GEMMs."""
+    padded by 2 - padding), and enough channels for its GEMMs; only where the GEMM strategy has no
+    BLAS: im2col + OpenBLAS's GEMM ran 1.3-2x faster than Winograd on the MNIST CNNs' 32->64 convs
+    (26x26 and 13x13 inputs), every pass, at 1 and 2 threads (AVX2), with Numba's or BLAS's GEMMs."""
     win = s.win
     return (
         _WINOGRAD_MIN_C is not None
+        and not _blas_gemm(dtype)
         and s.c >= _WINOGRAD_MIN_C
         and s.groups == 1
         and (win.kh, win.kw, win.sh, win.sw, win.dh, win.dw) == (3, 3, 1, 1, 1, 1)
         and max(win.ph, win.pw) <= 2
     )
+
+
+def _blas_gemm(dtype: np.dtype) -> int:
+    """The address of NumPy's BLAS GEMM for the GEMM strategy's kernels, 0 for Numba's `_matmul`."""
+    return gemm_address(np.dtype(dtype)) if _BLAS else 0
 
 
 def _chunk_samples(s: Conv2dShape) -> int:
@@ -293,7 +322,8 @@ def _gemm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, s: Conv2dS
     bias = np.zeros(s.o, dtype=x.dtype) if b is None else np.ascontiguousarray(b)
     y = np.empty((s.n, s.o, s.ho * s.wo), dtype=x.dtype)
     args = (win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw, s.ho, s.wo)
-    for_each_chunk(s.n, _chunk_samples(s), lambda i, j: _gemm_forward_chunk(x[i:j], w3, bias, *args, y[i:j]))
+    gemm = _blas_gemm(x.dtype)
+    for_each_chunk(s.n, _chunk_samples(s), lambda i, j: _gemm_forward_chunk(gemm, x[i:j], w3, bias, *args, y[i:j]))
     return y.reshape(s.n, s.o, s.ho, s.wo)
 
 
@@ -307,14 +337,15 @@ def _gemm_backward(
     chunk = _chunk_samples(s)
     args = (win.kh, win.kw, win.sh, win.sw, win.ph, win.pw, win.dh, win.dw)
     dx = dw = None
+    gemm = _blas_gemm(x.dtype)
     if need_dx:
         w3t = np.ascontiguousarray(w.reshape(s.groups, s.o_group, s.k_group).transpose(0, 2, 1))
         dx = np.empty_like(x)
-        for_each_chunk(s.n, chunk, lambda i, j: _gemm_grad_input_chunk(gy3[i:j], w3t, *args, dx[i:j]))
+        for_each_chunk(s.n, chunk, lambda i, j: _gemm_grad_input_chunk(gemm, gy3[i:j], w3t, *args, dx[i:j]))
     if need_dw:
         partials = np.empty((-(-s.n // chunk), s.groups, s.o_group, s.k_group), dtype=x.dtype)
         for_each_chunk(
-            s.n, chunk, lambda i, j: _gemm_grad_weight_chunk(gy3[i:j], x[i:j], s.o_group, *args, partials[i // chunk])
+            s.n, chunk, lambda i, j: _gemm_grad_weight_chunk(gemm, gy3[i:j], x[i:j], s.o_group, *args, partials[i // chunk])
         )
         dw = partials.sum(axis=0).reshape(w.shape)  # chunks in order: deterministic
     return dx, dw
@@ -363,7 +394,7 @@ def _forward(x, weight, bias, stride, padding, dilation, groups, keep):  # noqa:
         args = (s.groups, win.sh, win.sw, win.dh, win.dw, pad.wg, pad.wp)
         for_each_chunk(s.n, even_chunk(s.n), lambda i, j: _direct_forward(xp[i:j], weight, b, *args, y[i:j]))
         return y, None
-    if _uses_winograd(s):
+    if _uses_winograd(s, x.dtype):
         return winograd_forward(x, weight, bias, s.win.ph, s.win.pw, keep_tiles=keep)
     return _gemm_forward(x, weight, bias, s), None
 
@@ -409,7 +440,7 @@ def conv2d_backward(
             xp = _padded_input(x, s)
             args = (win.sh, win.sw, win.dh, win.dw, pad.wg, pad.wp)
             for_each_chunk(s.o, even_chunk(s.o), lambda i, j: _direct_grad_weight(xp, gy, s.groups, i, *args, dw[i:j]))
-    elif _uses_winograd(s):
+    elif _uses_winograd(s, x.dtype):
         dx = winograd_grad_input(gy, weight, s.win.ph, s.win.pw) if need_dx else None
         dw = winograd_grad_weight(gy, x, s.win.ph, s.win.pw, kept) if need_dw else None
     elif need_dx or need_dw:

@@ -74,24 +74,47 @@ def _max_forward(x, h, w, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, lowest, y, idx
 
 @njit(cache=True, nogil=True)
 def _max_forward_2x2(x, w, ho, wo, y, idx):
-    # The common 2x2, stride 2, unpadded window, unrolled: ~3x `_max_forward` on the MNIST CNN's
-    # pool (and cheaper to compile). Same order of taps and the same NaN rule.
+    # The common 2x2, stride 2, unpadded window, unrolled, in two passes over each output row: the
+    # maxima (same order of taps and NaN rule as `_max_forward`), then each one's position, the
+    # first tap equal to it. One pass selecting value and position together ran 3x slower (LLVM
+    # made branches of the selects, mispredicted on ReLU outputs). A window's running maximum
+    # only grows, so its first tap equal to the final maximum is the one `_max_forward` keeps. A
+    # NaN maximum equals nothing: a row holding one takes its windows' last NaN in a third pass.
+    one = np.uint64(1)
     for q in range(x.shape[0]):
-        src = x[q]
+        src, out, at = x[q], y[q], idx[q]
         for oh in range(ho):
             r0 = np.uint64(2 * oh * w)
             r1 = r0 + np.uint64(w)
             o = np.uint64(oh * wo)
+            nan = False
             for ow in range(np.uint64(wo)):
-                c = ow * np.uint64(2)
-                best, at = src[r0 + c], r0 + c
-                for k in (r0 + c + np.uint64(1), r1 + c, r1 + c + np.uint64(1)):
-                    v = src[k]
-                    take = (v > best) | np.isnan(v)
-                    best = v if take else best
-                    at = k if take else at
-                y[q, o + ow] = best
-                idx[q, o + ow] = np.int64(at)
+                c = ow + ow
+                best = src[r0 + c]
+                v = src[r0 + c + one]
+                best = v if (v > best) | (v != v) else best
+                v = src[r1 + c]
+                best = v if (v > best) | (v != v) else best
+                v = src[r1 + c + one]
+                best = v if (v > best) | (v != v) else best
+                out[o + ow] = best
+                nan |= best != best
+            for ow in range(np.uint64(wo)):
+                c = ow + ow
+                best = out[o + ow]
+                k = r1 + c + one
+                k = r1 + c if src[r1 + c] == best else k
+                k = r0 + c + one if src[r0 + c + one] == best else k
+                k = r0 + c if src[r0 + c] == best else k
+                at[o + ow] = np.int64(k)
+            if nan:
+                for ow in range(np.uint64(wo)):
+                    c = ow + ow
+                    if out[o + ow] != out[o + ow]:
+                        k = r0 + c
+                        for tap in (r0 + c + one, r1 + c, r1 + c + one):
+                            k = tap if src[tap] != src[tap] else k
+                        at[o + ow] = np.int64(k)
 
 
 @njit(cache=True, nogil=True)

@@ -36,25 +36,13 @@ from numba import njit, types
 from numba.extending import overload
 
 from ttrain.autograd import compilation
-from ttrain.autograd.kernels.blas import _cblas_gemm, gemm_address
+from ttrain.autograd.kernels.blas import _as, gemm_address, gemm_into
 
 compilation.watch()  # before any kernel of this module compiles
 
 # numpy's error model: no division checks in the loops; nogil: each kernel thread runs its own
 # batch rows (ops/recurrent.py)
 _jit = njit(cache=True, nogil=True, error_model="numpy")
-
-
-def _as(like, value):
-    """`value` in the float type of `like`: a float literal alone would make float32 maths float64."""
-    return type(like)(value)
-
-
-@overload(_as, inline="always")
-def _as_typed(like, value):
-    if like == types.float32:
-        return lambda like, value: np.float32(value)
-    return lambda like, value: np.float64(value)
 
 
 def _tanh(x):
@@ -146,9 +134,7 @@ def _lstm_backward(acts, c_prev, dy, dh, dc, dg):
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _matmul_into(gemm, a, b, c):
     """c = a @ b through the BLAS GEMM at address `gemm` (`blas.py`); 2-D arrays, rows contiguous."""
-    size = a.itemsize
-    _cblas_gemm(gemm, a.shape[0], b.shape[1], a.shape[1], _as(c[0, 0], 1.0), a.ctypes.data, a.strides[0] // size,
-                b.ctypes.data, b.strides[0] // size, _as(c[0, 0], 0.0), c.ctypes.data, c.strides[0] // size)
+    gemm_into(gemm, a, False, b, False, 0.0, c)
 
 
 @_jit

@@ -3,8 +3,9 @@
 Each kernel compiles once per argument types, into Numba's on-disk cache (the package's
 `__pycache__`, or the user's cache folder when the package is read-only, or NUMBA_CACHE_DIR),
 the same cache a run loads from. Calling the public kernels on tiny arrays of each float dtype
-takes every path a network can: im2col GEMM, Winograd and direct convolution, both poolings,
-every fused optimizer update, erf, GELU, dropout and layer norm. The types, not the sizes, pick what compiles.
+takes every path a network can: im2col GEMM, Winograd and direct convolution, the fused conv +
+ReLU + max-pool, both poolings, every fused optimizer update, erf, GELU, dropout and layer norm.
+The types, not the sizes, pick what compiles.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ def _conv(dtype: type) -> None:
         y = conv2d_forward(x, w, b, padding=padding, groups=groups)
         conv2d_backward(np.ones_like(y), x, w, padding=padding, groups=groups)
         conv2d_backward(np.ones_like(y), x, w, padding=padding, groups=groups, needs=(False, True, True))
+    _conv_relu_pool(rng, dtype)
+
+
+def _conv_relu_pool(rng: np.random.Generator, dtype: type) -> None:
+    # The fused conv + ReLU + 2x2 max-pool that nn.Sequential runs (where NumPy's BLAS allows it).
+    from ttrain.autograd.kernels.conv_fused import conv2d_relu_pool_backward, conv2d_relu_pool_forward, fusable
+
+    x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
+    w = rng.standard_normal((4, 2, 3, 3)).astype(dtype)
+    if not fusable(x, w, 1):
+        return
+    y, at = conv2d_relu_pool_forward(x, w, np.zeros(4, dtype=dtype))
+    conv2d_relu_pool_backward(np.ones_like(y), x, w, at)
 
 
 def _pool(dtype: type) -> None:

@@ -43,6 +43,31 @@ class Conv2d(Function):
         return conv2d_backward(grad, x, weight, *ctx.window, needs=ctx.needs_input_grad, kept=kept)
 
 
+class Conv2dReLUMaxPool(Function):
+    """max_pool2d(relu(conv2d(x, weight, bias)), 2) in one pass (kernels/conv_fused.py), one group.
+
+    Positional inputs: x, weight, bias (or None); padding explicit. `nn.Sequential` runs its
+    Conv2d, ReLU, MaxPool2d(2) runs through this op (`ttrain.nn.fusion`); callers check
+    `conv_fused.fusable` first.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride=1, padding=0, dilation=1):
+        from ttrain.autograd.kernels.conv_fused import conv2d_relu_pool_forward
+
+        y, at = conv2d_relu_pool_forward(x, weight, bias, stride, padding, dilation)
+        ctx.save_for_backward(x, weight, at)
+        ctx.window = (stride, padding, dilation)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ttrain.autograd.kernels.conv_fused import conv2d_relu_pool_backward
+
+        x, weight, at = ctx.saved_tensors
+        return conv2d_relu_pool_backward(grad, x, weight, at, *ctx.window, needs=ctx.needs_input_grad)
+
+
 class MaxPool2d(Function):
     """Maximum over each window of x (N, C, H, W); the gradient goes to the first maximum of each window."""
 
