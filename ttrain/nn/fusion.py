@@ -36,10 +36,9 @@ def conv_relu_pool(conv: Module, relu: Module, pool: Module, input: Any) -> Tens
     padding = (0, 0) if conv.padding == "valid" else conv.padding
     if isinstance(padding, str):  # "same": may pad unevenly
         return None
-    from ttrain.autograd.kernels.conv_fused import fusable  # imports numba: on first use only
     from ttrain.autograd.ops.conv import Conv2dReLUMaxPool
 
-    if not fusable(input.data, conv.weight.data, conv.groups):
+    if not Conv2dReLUMaxPool.fusable(input.data, conv.weight.data, conv.groups):
         return None
     ho = (input.shape[2] + 2 * padding[0] - conv.dilation[0] * (conv.kernel_size[0] - 1) - 1) // conv.stride[0] + 1
     wo = (input.shape[3] + 2 * padding[1] - conv.dilation[1] * (conv.kernel_size[1] - 1) - 1) // conv.stride[1] + 1

@@ -48,8 +48,15 @@ class Conv2dReLUMaxPool(Function):
 
     Positional inputs: x, weight, bias (or None); padding explicit. `nn.Sequential` runs its
     Conv2d, ReLU, MaxPool2d(2) runs through this op (`ttrain.nn.fusion`); callers check
-    `conv_fused.fusable` first.
+    `Conv2dReLUMaxPool.fusable` first.
     """
+
+    @staticmethod
+    def fusable(x: np.ndarray, weight: np.ndarray, groups: int) -> bool:
+        """Whether the fused kernel takes these operands (`kernels/conv_fused.fusable`)."""
+        from ttrain.autograd.kernels.conv_fused import fusable  # imports numba: on first use only
+
+        return fusable(x, weight, groups)
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride=1, padding=0, dilation=1):
