@@ -93,7 +93,7 @@ def _dropout_reference(x: np.ndarray, p: float, seed: int) -> np.ndarray:
     k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
     h = _mix32_reference(_mix32_reference((i & low) ^ k0) ^ ((k1 + (i >> np.uint64(32))) & low))
     keep = (h >> np.uint64(8)) >= np.uint64(round(p * (1 << 24)))
-    return np.where(keep.reshape(x.shape), x * x.dtype.type(1 / (1 - p)), x.dtype.type(0))
+    return x * np.where(keep.reshape(x.shape), x.dtype.type(1 / (1 - p)), x.dtype.type(0))  # NaN * 0 stays NaN
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -101,6 +101,7 @@ def test_dropout_kernel_matches_its_numpy_reference(dtype):
     from ttrain.autograd.kernels.elementwise import dropout
 
     x = np.random.default_rng(4).standard_normal((3, 70_001)).astype(dtype)  # several chunks
+    x[0, :50] = np.nan  # dropped or kept, a NaN stays NaN (PyTorch multiplies by the mask)
     for p, seed in ((0.1, 0), (0.5, 2**64 - 1), (0.9, 123456789012345)):
         np.testing.assert_array_equal(dropout(x, p, seed), _dropout_reference(x, p, seed))
 

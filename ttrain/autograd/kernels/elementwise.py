@@ -110,7 +110,7 @@ _SCALE_24 = float(1 << 24)
 @numba.njit(inline="always")
 def _mix32(h: int) -> int:
     # 32-bit arithmetic written on 64-bit integers (Numba widens uint32 products) and masked:
-    # LLVM narrows it back to 32-bit vector multiplies
+    # LLVM narrows it back to vector multiplies of 32-bit operands
     h ^= h >> 16
     h = (h * _M1) & _LOW32
     h ^= h >> 15
@@ -128,9 +128,10 @@ def _kept(i: int, k0: int, k1: int, threshold: int) -> bool:
 @numba.njit(cache=True, nogil=True)
 def _dropout_into(x, start, k0, k1, threshold, scale, out):
     # x, out: this chunk's flat elements, starting at flat index `start` of the whole array
+    # x * 0 where dropped, not 0: a NaN or inf stays NaN, as in PyTorch's x * mask / (1 - p)
     zero = x.dtype.type(0)
     for i in range(x.size):
-        out[i] = x[i] * scale if _kept(start + i, k0, k1, threshold) else zero
+        out[i] = x[i] * (scale if _kept(start + i, k0, k1, threshold) else zero)
 
 
 def dropout_threshold(p: float) -> int:
