@@ -131,12 +131,6 @@ def _lstm_backward(acts, c_prev, dy, dh, dc, dg):
             cg[j] = dcell * f[j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _matmul_into(gemm, a, b, c):
-    """c = a @ b through the BLAS GEMM at address `gemm` (`blas.py`); 2-D arrays, rows contiguous."""
-    gemm_into(gemm, a, False, b, False, 0.0, c)
-
-
 @_jit
 def _lstm_forward_rows(gemm, xp, w_hh_t, b_ih, b_hh, h0, c0, acts, ys, cs, hp, start, stop, reverse):
     """Every time step of batch rows [start, stop) in one call: the GEMM h_prev @ W_hh^T into hp,
@@ -145,7 +139,7 @@ def _lstm_forward_rows(gemm, xp, w_hh_t, b_ih, b_hh, h0, c0, acts, ys, cs, hp, s
     h_prev, c_prev = h0[start:stop], c0[start:stop]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
-        _matmul_into(gemm, h_prev, w_hh_t, hp)
+        gemm_into(gemm, h_prev, False, w_hh_t, False, 0.0, hp)  # hp = h_prev @ W_hh^T
         _lstm_forward(xp[t, start:stop], hp, b_ih, b_hh, c_prev, acts[t, start:stop], cs[t, start:stop],
                       ys[t, start:stop])
         h_prev, c_prev = ys[t, start:stop], cs[t, start:stop]
@@ -162,7 +156,7 @@ def _lstm_backward_rows(gemm, acts, c0, cs, dys, w_hh, dh, dc, dg, start, stop, 
         first = t == steps - 1 if reverse else t == 0
         c_prev = c0[start:stop] if first else cs[t + 1 if reverse else t - 1, start:stop]
         _lstm_backward(acts[t, start:stop], c_prev, dys[t, start:stop], dh_rows, dc_rows, dg[t, start:stop])
-        _matmul_into(gemm, dg[t, start:stop], w_hh, dh_rows)
+        gemm_into(gemm, dg[t, start:stop], False, w_hh, False, 0.0, dh_rows)  # dh = dgates @ W_hh
 
 
 class LSTMSteps:
