@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ttrain.autograd.window_geometry import (
     Conv2dShape,
@@ -99,10 +100,52 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, dx):
             _crop_plane(plane, ph, pw, wp, h, w, dx[n, c].reshape(h * w))
 
 
+def _product(gemm, a, b, c):
+    """c = a @ b inside a kernel: BLAS's GEMM at address `gemm`, or Numba's `_matmul` where `gemm` is
+    None. Chosen when the caller is typed, so a BLAS kernel never compiles `_matmul` (~3 s of a
+    first run); a branch on the address would compile both."""
+    raise NotImplementedError  # only called from kernels: the overload below
+
+
+@overload(_product, inline="always")
+def _product_typed(gemm, a, b, c):
+    if isinstance(gemm, types.NoneType):
+        return lambda gemm, a, b, c: _matmul(a, b, c)
+    return lambda gemm, a, b, c: gemm_into(gemm, a, False, b, False, 0.0, c)
+
+
+def _weight_product(gemm, g_rows, cols, first, gyt, product, total):
+    """total += g_rows @ cols^T inside a kernel (total = it, where `first`): BLAS transposes cols itself
+    (beta 0, then 1). Numba's `_matmul` computes cols @ g_rows^T with g_rows transposed into `gyt` first
+    (the GEMM then reduces over the output positions in its vectorized form, and no second GEMM
+    kernel is compiled), into `product`, then adds its transpose."""
+    raise NotImplementedError  # only called from kernels: the overload below
+
+
+@overload(_weight_product, inline="always")
+def _weight_product_typed(gemm, g_rows, cols, first, gyt, product, total):
+    if not isinstance(gemm, types.NoneType):
+        return lambda gemm, g_rows, cols, first, gyt, product, total: gemm_into(
+            gemm, g_rows, False, cols, True, 0.0 if first else 1.0, total)
+
+    def rows(gemm, g_rows, cols, first, gyt, product, total):
+        og, p = g_rows.shape
+        for t in range(p):  # contiguous writes: measured 2x the other order (conv_winograd)
+            for o in range(og):
+                gyt[t, o] = g_rows[o, t]
+        _matmul(cols, gyt, product)
+        if first:
+            total[:] = 0
+        for o in range(og):
+            for k in range(cols.shape[0]):
+                total[o, k] += product[k, o]
+
+    return rows
+
+
 @njit(cache=True, nogil=True)
 def _gemm_forward_chunk(gemm, x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
-    # y[n] (O, ho*wo) for each sample of x: its columns, then one GEMM per group, plus the bias.
-    # `gemm`: the BLAS GEMM's address (blas.py), or 0 for conv_rows._matmul.
+    # y[n] (O, ho*wo) for each sample of x: its columns, then one GEMM per group (`_product`), plus the bias.
     groups, og, kg = w3.shape
     h, w = x.shape[2], x.shape[3]
     plane = np.empty((h + 2 * ph) * (w + 2 * pw), dtype=x.dtype)
@@ -110,10 +153,7 @@ def _gemm_forward_chunk(gemm, x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, w
     for n in range(x.shape[0]):
         _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, plane, cols)
         for g in range(groups):
-            if gemm:
-                gemm_into(gemm, w3[g], False, cols[0, g * kg : (g + 1) * kg], False, 0.0, y[n, g * og : (g + 1) * og])
-            else:
-                _matmul(w3[g], cols[0, g * kg : (g + 1) * kg], y[n, g * og : (g + 1) * og])
+            _product(gemm, w3[g], cols[0, g * kg : (g + 1) * kg], y[n, g * og : (g + 1) * og])
         for o in range(groups * og):
             row = y[n, o]
             for t in range(ho * wo):
@@ -123,9 +163,6 @@ def _gemm_forward_chunk(gemm, x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, w
 @njit(cache=True, nogil=True)
 def _gemm_grad_weight_chunk(gemm, gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
     # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group.
-    # BLAS (`gemm` nonzero) transposes cols itself and accumulates into dw3 (beta 1 after the first
-    # sample). _matmul computes cols @ gy^T (Kg, Og) with gy transposed first: the GEMM then reduces
-    # over the output positions in its vectorized form, and no second GEMM kernel is compiled.
     groups, kg = dw3.shape[0], dw3.shape[2]
     h, w = x.shape[2], x.shape[3]
     p = gy.shape[2]
@@ -134,23 +171,11 @@ def _gemm_grad_weight_chunk(gemm, gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3
     cols = np.empty((1, groups * kg, p), dtype=x.dtype)
     gyt = np.empty((p, og), dtype=x.dtype)
     product = np.empty((kg, og), dtype=x.dtype)
-    if not gemm:
-        dw3[:] = 0
     for n in range(gy.shape[0]):
         _im2col(x[n : n + 1], kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, cols)
         for g in range(groups):
-            g_rows = gy[n, g * og : (g + 1) * og]
-            if gemm:
-                gemm_into(gemm, g_rows, False, cols[0, g * kg : (g + 1) * kg], True, 1.0 if n else 0.0, dw3[g])
-                continue
-            for t in range(p):  # contiguous writes: measured 2x the other order (conv_winograd)
-                for o in range(og):
-                    gyt[t, o] = g_rows[o, t]
-            _matmul(cols[0, g * kg : (g + 1) * kg], gyt, product)
-            total = dw3[g]
-            for o in range(og):
-                for k in range(kg):
-                    total[o, k] += product[k, o]
+            _weight_product(gemm, gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg], n == 0, gyt, product,
+                            dw3[g])
 
 
 @njit(cache=True, nogil=True)
@@ -165,10 +190,7 @@ def _gemm_grad_input_chunk(gemm, gy, w3t, kh, kw, sh, sw, ph, pw, dh, dw, dx):
     cols = np.empty((1, groups * kg, p), dtype=dx.dtype)
     for n in range(gy.shape[0]):
         for g in range(groups):
-            if gemm:
-                gemm_into(gemm, w3t[g], False, gy[n, g * og : (g + 1) * og], False, 0.0, cols[0, g * kg : (g + 1) * kg])
-            else:
-                _matmul(w3t[g], gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg])
+            _product(gemm, w3t[g], gy[n, g * og : (g + 1) * og], cols[0, g * kg : (g + 1) * kg])
         _col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, p // ho, plane, dx[n : n + 1])
 
 
@@ -299,7 +321,7 @@ def _uses_winograd(s: Conv2dShape, dtype: np.dtype) -> bool:
     win = s.win
     return (
         _WINOGRAD_MIN_C is not None
-        and not _blas_gemm(dtype)
+        and _blas_gemm(dtype) is None
         and s.c >= _WINOGRAD_MIN_C
         and s.groups == 1
         and (win.kh, win.kw, win.sh, win.sw, win.dh, win.dw) == (3, 3, 1, 1, 1, 1)
@@ -307,9 +329,9 @@ def _uses_winograd(s: Conv2dShape, dtype: np.dtype) -> bool:
     )
 
 
-def _blas_gemm(dtype: np.dtype) -> int:
-    """The address of NumPy's BLAS GEMM for the GEMM strategy's kernels, 0 for Numba's `_matmul`."""
-    return gemm_address(np.dtype(dtype)) if _BLAS else 0
+def _blas_gemm(dtype: np.dtype) -> int | None:
+    """The address of NumPy's BLAS GEMM for the GEMM strategy's kernels, None for Numba's `_matmul`."""
+    return (gemm_address(np.dtype(dtype)) if _BLAS else 0) or None
 
 
 def _chunk_samples(s: Conv2dShape) -> int:

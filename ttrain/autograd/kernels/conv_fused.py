@@ -107,7 +107,7 @@ def fusable(x: np.ndarray, weight: np.ndarray, groups: int) -> bool:
         and isinstance(x, np.ndarray) and isinstance(weight, np.ndarray)
         and x.ndim == 4 and weight.ndim == 4
         and x.dtype == weight.dtype and x.dtype in (np.float32, np.float64)
-        and _blas_gemm(x.dtype) != 0
+        and _blas_gemm(x.dtype) is not None
     )
 
 
