@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,14 +121,17 @@ class Measured:
 
 def alternate(commands: dict[str, list[str]], repeats: int, env: dict[str, str],
               markers: dict[str, Path] | None = None,
-              fresh_env: dict[str, Callable[[], dict[str, str]]] | None = None) -> dict[str, Measured]:
+              fresh_env: dict[str, Callable[[], dict[str, str]]] | None = None,
+              settle: dict[str, Callable[[], None]] | None = None) -> dict[str, Measured]:
     """Run every command `repeats` times, alternating; a command that fails is not run again.
 
     `fresh_env[label]`, when given, is called before each run of that command for extra environment
-    variables (a new empty kernel cache folder, say)."""
+    variables (a new empty kernel cache folder, say); `settle[label]` after each run (to wait for
+    what the run left working in the background)."""
     results = {label: Measured(label) for label in commands}
     markers = markers or {}
     fresh_env = fresh_env or {}
+    settle = settle or {}
     for _ in range(repeats):
         for label, argv in commands.items():
             measured = results[label]
@@ -135,6 +139,8 @@ def alternate(commands: dict[str, list[str]], repeats: int, env: dict[str, str],
                 continue
             extra = fresh_env[label]() if label in fresh_env else {}
             run = run_process(argv, {**env, **extra}, markers.get(label))
+            if label in settle:
+                settle[label]()
             measured.runs.append(run)
             if run.returncode != 0:
                 tail = run.stderr.strip().splitlines()[-3:]
@@ -196,6 +202,26 @@ def _mlp_config(folder: Path, epochs: int, sizes: tuple[int | None, int | None])
 
 
 COLD_CNN = "ttrain fit CNN, empty kernel cache"
+COMPILE_HELPER = "ttrain.autograd.kernels.compile_worker"
+
+
+def wait_for_compile_helpers(timeout: float = 300.0) -> None:
+    """Wait until no cold-start compile helper runs (Linux: read from /proc; elsewhere, return). A
+    first run leaves one compiling into its cache after it ends: left running, it would take CPU
+    from the measurements that follow."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = False
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                running = COMPILE_HELPER.encode() in cmdline.read_bytes()
+            except OSError:
+                continue
+            if running:
+                break
+        if not running:
+            return
+        time.sleep(0.2)
 
 
 def first_step(repeats: int, env: dict[str, str], torch: bool, cnn: bool, threads: int) -> dict[str, Any]:
@@ -218,7 +244,7 @@ def first_step(repeats: int, env: dict[str, str], torch: bool, cnn: bool, thread
         markers = {label: folder / f"marker{i}" for i, label in enumerate(commands)}
         warm = {label: argv for label, argv in commands.items() if label != COLD_CNN}
         alternate(warm, 1, env, markers)  # untimed: fills numba's kernel cache and the OS file cache
-        results = alternate(commands, repeats, env, markers, fresh_env)
+        results = alternate(commands, repeats, env, markers, fresh_env, {COLD_CNN: wait_for_compile_helpers})
     return {label: m.to_dict() for label, m in results.items()}
 
 

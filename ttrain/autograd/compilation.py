@@ -4,8 +4,10 @@ cache: a first run), or compile them all ahead of time (`compile_all`, behind `t
 This is the kernels' public face for the rest of ttrain (the kernels package itself is private to
 the engine). Library code never prints: the application installs a notifier (`set_notifier`; the
 CLI writes to stderr) and the kernel modules call `watch()` when they load. Numba reports a compile only on a
-cache miss ("numba:compile" events), so a warm cache costs nothing per call. This module imports
-numba only inside `watch`, so installing a notifier keeps `import ttrain` and the CLI light.
+cache miss ("numba:compile" events), so a warm cache costs nothing per call. The same listener
+stops a compile that `kernels.cold_start` wants in a background process instead
+(`compile_in_background`). This module imports numba only inside `watch`, so installing a notifier
+keeps `import ttrain` and the CLI light.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ MESSAGE = "compiling kernels, first run only"
 
 _notifier: Callable[[str], None] | None = None
 _told = False
+_background = False
 _watching = False
 
 
@@ -40,9 +43,14 @@ def watch() -> None:
         return
     from numba.core import event
 
+    from ttrain.autograd.kernels import cold_start
+
     class _Listener(event.Listener):
         def on_start(self, ev: event.Event) -> None:
-            _on_compile_start(getattr(ev.data["dispatcher"].py_func, "__module__", "") or "")
+            module = getattr(ev.data["dispatcher"].py_func, "__module__", "") or ""
+            _on_compile_start(module)
+            if module.startswith("ttrain."):
+                cold_start.refuse_compile()  # raises where the kernel is to compile in the background
 
         def on_end(self, ev: event.Event) -> None:
             pass
@@ -57,3 +65,16 @@ def compile_all(on_group: Callable[[str, str], None] | None = None) -> None:
     from ttrain.autograd.kernels import warmup
 
     warmup.compile_kernels(on_group)
+
+
+def compile_in_background(on: bool = True) -> None:
+    """From now on (until called with False), a kernel missing from the cache compiles in a
+    background process while this one runs its NumPy twin (`kernels.cold_start`;
+    TTRAIN_BACKGROUND_COMPILE=0 keeps compiling here). The CLI's training commands turn it on."""
+    global _background
+    _background = on
+
+
+def in_background() -> bool:
+    """Whether `compile_in_background` is on."""
+    return _background

@@ -55,10 +55,13 @@ def _root(
     ] = False,
 ) -> None:
     """ttrain: train and evaluate networks described by YAML configs."""
-    if ctx.invoked_subcommand in _KERNEL_COMMANDS and sys.stderr.isatty():  # others need not load the engine
-        from ttrain.autograd.compilation import set_notifier  # no numba: it loads with the first kernel
+    if ctx.invoked_subcommand in _KERNEL_COMMANDS:  # others need not load the engine
+        from ttrain.autograd import compilation  # no numba: it loads with the first kernel
 
-        set_notifier(_tell_stderr)
+        if sys.stderr.isatty():
+            compilation.set_notifier(_tell_stderr)
+        compilation.compile_in_background()  # a first run goes on while its kernels compile
+        ctx.call_on_close(lambda: compilation.compile_in_background(False))
 
 
 def _tell_stderr(message: str) -> None:

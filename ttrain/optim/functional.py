@@ -78,8 +78,10 @@ def sgd_step(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray | 
     first = scalars[1] != 0 and momentum_buffer is None
     if first:
         momentum_buffer = np.empty(param.shape, dtype=param.dtype)
-    if _use_kernel(fused, param, grad, momentum_buffer):
-        _kernels().fused_sgd(param, grad, momentum_buffer, scalars, nesterov, maximize, first)
+    # The kernels return False, having done nothing, while they compile in the background (a first
+    # run; kernels.cold_start): NumPy does the step then, with the same bits.
+    if _use_kernel(fused, param, grad, momentum_buffer) and _kernels().fused_sgd(
+            param, grad, momentum_buffer, scalars, nesterov, maximize, first):
         return momentum_buffer
     wd, mom, one_minus_dampening, lr_ = scalars
     g = -grad if maximize else grad
@@ -107,9 +109,8 @@ def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
     # Step size and bias correction in double precision first, as torch computes them in Python.
     scalars = np.array((weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2, (1 - beta2**step) ** 0.5,
                         eps, lr / (1 - beta1**step)), dtype=param.dtype)
-    if _use_kernel(fused, param, grad, exp_avg, exp_avg_sq, max_sq):
-        _kernels().fused_adam(param, grad, exp_avg, exp_avg_sq, max_sq, scalars, amsgrad, maximize,
-                              decoupled_weight_decay)
+    if _use_kernel(fused, param, grad, exp_avg, exp_avg_sq, max_sq) and _kernels().fused_adam(
+            param, grad, exp_avg, exp_avg_sq, max_sq, scalars, amsgrad, maximize, decoupled_weight_decay):
         return
     wd, decay, one_minus_beta1, beta2_, one_minus_beta2, bias_correction2_sqrt, eps_, step_size = scalars
     g = -grad if maximize else grad
@@ -136,8 +137,8 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, 
     grad_avg = grad_avg if centered else None
     buf = momentum_buffer if momentum > 0 else None
     scalars = np.array((lr, alpha, 1 - alpha, eps, weight_decay, momentum), dtype=param.dtype)
-    if _use_kernel(fused, param, grad, square_avg, grad_avg, buf):
-        _kernels().fused_rmsprop(param, grad, square_avg, grad_avg, buf, scalars, centered, maximize)
+    if _use_kernel(fused, param, grad, square_avg, grad_avg, buf) and _kernels().fused_rmsprop(
+            param, grad, square_avg, grad_avg, buf, scalars, centered, maximize):
         return
     lr_, alpha_, one_minus_alpha, eps_, wd, mom = scalars
     g = -grad if maximize else grad
@@ -165,8 +166,8 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, *
     """One Adagrad step; `step` counts this step, from 1."""
     grad = _grad_for(param, grad)
     scalars = np.array((lr / (1 + (step - 1) * lr_decay), eps, weight_decay), dtype=param.dtype)
-    if _use_kernel(fused, param, grad, state_sum):
-        _kernels().fused_adagrad(param, grad, state_sum, scalars, maximize)
+    if _use_kernel(fused, param, grad, state_sum) and _kernels().fused_adagrad(param, grad, state_sum, scalars,
+                                                                                maximize):
         return
     clr, eps_, wd = scalars
     g = -grad if maximize else grad

@@ -25,10 +25,14 @@ import numba
 import numpy as np
 
 from ttrain.autograd import compilation, parallel
+from ttrain.autograd.kernels.cold_start import with_twin
 
 compilation.watch()  # before any kernel of this module compiles
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+# No twins: while a kernel compiles in the background (kernels.cold_start), the public functions
+# return False and `ttrain.optim.functional` takes its NumPy path, which gives the same bits.
+_cold = with_twin(None)
 
 
 def _in_shares(size: int, task: Callable[[int, int], None]) -> None:
@@ -37,6 +41,7 @@ def _in_shares(size: int, task: Callable[[int, int], None]) -> None:
     parallel.over_rows(size, size, task)
 
 
+@_cold
 @_jit
 def _sgd_kernel(param, grad, buf, scalars, nesterov, maximize, first):
     weight_decay, momentum, one_minus_dampening, lr = scalars[0], scalars[1], scalars[2], scalars[3]
@@ -59,6 +64,7 @@ def _sgd_kernel(param, grad, buf, scalars, nesterov, maximize, first):
         param[i] = param[i] - lr * g
 
 
+@_cold
 @_jit
 def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, amsgrad, maximize, decoupled):
     weight_decay, decay, one_minus_beta1, beta2 = scalars[0], scalars[1], scalars[2], scalars[3]
@@ -85,6 +91,7 @@ def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, amsg
         param[i] = p - (step_size * m) / denom
 
 
+@_cold
 @_jit
 def _rmsprop_kernel(param, grad, square_avg, grad_avg, buf, scalars, centered, maximize):
     lr, alpha, one_minus_alpha = scalars[0], scalars[1], scalars[2]
@@ -112,6 +119,7 @@ def _rmsprop_kernel(param, grad, square_avg, grad_avg, buf, scalars, centered, m
             param[i] = param[i] - (lr * g) / avg
 
 
+@_cold
 @_jit
 def _adagrad_kernel(param, grad, state_sum, scalars, maximize):
     clr, eps, weight_decay = scalars[0], scalars[1], scalars[2]
@@ -132,34 +140,51 @@ def _flat(array: np.ndarray | None, like: np.ndarray) -> np.ndarray:
 
 
 def fused_sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, scalars: np.ndarray, nesterov: bool,
-              maximize: bool, first: bool) -> None:
+              maximize: bool, first: bool) -> bool:
     """SGD in place on `param` and `buf`; scalars: weight_decay, momentum, 1 - dampening, lr.
 
-    `first` fills `buf` with the gradient (torch's first momentum step)."""
+    `first` fills `buf` with the gradient (torch's first momentum step). Returns False, having done
+    nothing, while the kernel compiles in the background (`_cold`)."""
     p, g, b = param.reshape(-1), grad.reshape(-1), _flat(buf, param.reshape(-1))
-    _in_shares(p.size, lambda i, j: _sgd_kernel(p[i:j], g[i:j], b[i:j], scalars, nesterov, maximize, first))
+    if not _sgd_kernel.ready(p, g, b, scalars, nesterov, maximize, first):
+        return False
+    _in_shares(p.size, lambda i, j: _sgd_kernel.jitted(p[i:j], g[i:j], b[i:j], scalars, nesterov, maximize, first))
+    return True
 
 
 def fused_adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
                max_exp_avg_sq: np.ndarray | None, scalars: np.ndarray, amsgrad: bool, maximize: bool,
-               decoupled: bool) -> None:
+               decoupled: bool) -> bool:
     """Adam/AdamW in place on `param` and its moments; scalars: weight_decay, 1 - lr * weight_decay,
-    1 - beta1, beta2, 1 - beta2, sqrt(bias correction 2), eps, step size (lr / bias correction 1)."""
+    1 - beta1, beta2, 1 - beta2, sqrt(bias correction 2), eps, step size (lr / bias correction 1).
+    Returns False, having done nothing, while the kernel compiles in the background."""
     p, g, m, v = param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
     v_max = _flat(max_exp_avg_sq, p)
-    _in_shares(p.size, lambda i, j: _adam_kernel(p[i:j], g[i:j], m[i:j], v[i:j], v_max[i:j], scalars, amsgrad, maximize,
-                                                 decoupled))
+    if not _adam_kernel.ready(p, g, m, v, v_max, scalars, amsgrad, maximize, decoupled):
+        return False
+    _in_shares(p.size, lambda i, j: _adam_kernel.jitted(p[i:j], g[i:j], m[i:j], v[i:j], v_max[i:j], scalars, amsgrad,
+                                                        maximize, decoupled))
+    return True
 
 
 def fused_rmsprop(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, grad_avg: np.ndarray | None,
-                  buf: np.ndarray | None, scalars: np.ndarray, centered: bool, maximize: bool) -> None:
-    """RMSprop in place on `param` and its state; scalars: lr, alpha, 1 - alpha, eps, weight_decay, momentum."""
+                  buf: np.ndarray | None, scalars: np.ndarray, centered: bool, maximize: bool) -> bool:
+    """RMSprop in place on `param` and its state; scalars: lr, alpha, 1 - alpha, eps, weight_decay, momentum.
+    Returns False, having done nothing, while the kernel compiles in the background."""
     p = param.reshape(-1)
-    _rmsprop_kernel(p, grad.reshape(-1), square_avg.reshape(-1), _flat(grad_avg, p), _flat(buf, p), scalars,
-                    centered, maximize)
+    args = (p, grad.reshape(-1), square_avg.reshape(-1), _flat(grad_avg, p), _flat(buf, p), scalars, centered, maximize)
+    if not _rmsprop_kernel.ready(*args):
+        return False
+    _rmsprop_kernel.jitted(*args)
+    return True
 
 
 def fused_adagrad(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, scalars: np.ndarray,
-                  maximize: bool) -> None:
-    """Adagrad in place on `param` and its sum of squared gradients; scalars: clr, eps, weight_decay."""
-    _adagrad_kernel(param.reshape(-1), grad.reshape(-1), state_sum.reshape(-1), scalars, maximize)
+                  maximize: bool) -> bool:
+    """Adagrad in place on `param` and its sum of squared gradients; scalars: clr, eps, weight_decay.
+    Returns False, having done nothing, while the kernel compiles in the background."""
+    args = (param.reshape(-1), grad.reshape(-1), state_sum.reshape(-1), scalars, maximize)
+    if not _adagrad_kernel.ready(*args):
+        return False
+    _adagrad_kernel.jitted(*args)
+    return True

@@ -100,3 +100,22 @@ def gemm_into(gemm, a, trans_a, b, trans_b, beta, c):
     _cblas_gemm(gemm, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS, m, n, k, _as(c[0, 0], 1.0),
                 a.ctypes.data, a.strides[0] // size, b.ctypes.data, b.strides[0] // size, _as(c[0, 0], beta),
                 c.ctypes.data, c.strides[0] // size)
+
+
+@cache
+def _gemm_function(address: int, dtype: type) -> ctypes._CFuncPtr:
+    real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    i32, i64, pointer = ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p
+    prototype = ctypes.CFUNCTYPE(None, i32, i32, i32, i64, i64, i64, real, pointer, i64, pointer, i64, real, pointer, i64)
+    return prototype(address)
+
+
+def gemm_call(gemm: int, a: np.ndarray, trans_a: bool, b: np.ndarray, trans_b: bool, beta: float, c: np.ndarray) -> None:
+    """`gemm_into` from Python, through ctypes (the GIL released): the same GEMM call with the same
+    arguments, so the same bits. The kernels' NumPy twins use it (`cold_start`)."""
+    size = c.itemsize
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    _gemm_function(gemm, c.dtype.type)(
+        _ROW_MAJOR, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS, m, n, k, 1.0, a.ctypes.data,
+        a.strides[0] // size, b.ctypes.data, b.strides[0] // size, beta, c.ctypes.data, c.strides[0] // size)

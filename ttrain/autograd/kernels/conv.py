@@ -44,7 +44,9 @@ from ttrain.autograd.kernels.conv_rows import (
     _pad_plane,
     _scatter_add,
 )
+from ttrain.autograd.kernels import twins
 from ttrain.autograd.kernels.blas import gemm_address, gemm_into
+from ttrain.autograd.kernels.cold_start import with_twin
 from ttrain.autograd.kernels.conv_threads import even_chunk, for_each_chunk
 from ttrain.autograd.kernels.conv_winograd import (
     winograd_forward,
@@ -143,6 +145,7 @@ def _weight_product_typed(gemm, g_rows, cols, first, gyt, product, total):
     return rows
 
 
+@with_twin(twins.gemm_forward_chunk)
 @njit(cache=True, nogil=True)
 def _gemm_forward_chunk(gemm, x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y):
     # y[n] (O, ho*wo) for each sample of x: its columns, then one GEMM per group (`_product`), plus the bias.
@@ -160,6 +163,7 @@ def _gemm_forward_chunk(gemm, x, w3, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, w
                 row[t] += bias[o]
 
 
+@with_twin(twins.gemm_grad_weight_chunk)
 @njit(cache=True, nogil=True)
 def _gemm_grad_weight_chunk(gemm, gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3):
     # dw3 (groups, Og, Kg) = the sum over the samples of gy (m, O, ho*wo) of gy @ cols^T per group.
@@ -178,6 +182,7 @@ def _gemm_grad_weight_chunk(gemm, gy, x, og, kh, kw, sh, sw, ph, pw, dh, dw, dw3
                             dw3[g])
 
 
+@with_twin(twins.gemm_grad_input_chunk)
 @njit(cache=True, nogil=True)
 def _gemm_grad_input_chunk(gemm, gy, w3t, kh, kw, sh, sw, ph, pw, dh, dw, dx):
     # dx (m, C, H, W) for the samples of gy (m, O, ho*wo): the columns' gradient per group, summed

@@ -23,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ttrain.autograd.kernels import twins
 from ttrain.autograd.kernels.blas import _as, gemm_address, gemm_into
+from ttrain.autograd.kernels.cold_start import with_twin
 from ttrain.autograd.kernels.conv import _blas_gemm, _col2im, _im2col
 from ttrain.autograd.kernels.conv_threads import even_chunk, for_each_chunk
 from ttrain.autograd.kernels.pool import _max_forward_2x2
@@ -31,6 +33,7 @@ from ttrain.autograd.ops.errors import ShapeError
 from ttrain.autograd.window_geometry import Conv2dShape, IntPair, check_float_array, conv2d_shape
 
 
+@with_twin(twins.fused_forward_chunk)
 @njit(cache=True, nogil=True)
 def _forward_chunk(gemm, x, w2, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y, at):
     # y (m, O, hp*wp): the pooled ReLU of each sample's conv; at: the flat position in the
@@ -57,6 +60,7 @@ def _forward_chunk(gemm, x, w2, bias, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, y,
                 where[t] = where[t] if row[where[t]] > zero else -1
 
 
+@with_twin(twins.fused_backward_chunk)
 @njit(cache=True, nogil=True)
 def _backward_chunk(gemm, gy, at, x, w2t, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, need_dx, need_dw, dx, dw2, db):
     # For the samples of gy/at (m, O, hp*wp): dx (m, C, H, W) if need_dx; dw2 (O, K) and db (O,)

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from ttrain.autograd import compilation
+from ttrain.autograd.kernels.cold_start import with_twin
 
 compilation.watch()  # before any kernel of this module compiles
 
@@ -125,6 +126,25 @@ def _kept(i: int, k0: int, k1: int, threshold: int) -> bool:
     return (h >> 8) >= threshold
 
 
+def _mix32_numpy(h: np.ndarray) -> np.ndarray:
+    low = np.uint64(_LOW32)
+    h = h ^ (h >> np.uint64(16))
+    h = (h * np.uint64(_M1)) & low
+    h = h ^ (h >> np.uint64(15))
+    h = (h * np.uint64(_M2)) & low
+    return h ^ (h >> np.uint64(16))
+
+
+def _dropout_into_numpy(x: np.ndarray, start: int, k0: int, k1: int, threshold: int, scale: np.floating,
+                        out: np.ndarray) -> None:
+    """`_dropout_into`'s NumPy twin (cold_start): the same hashes, the same products."""
+    i = np.arange(start, start + x.size, dtype=np.uint64)
+    low = np.uint64(_LOW32)
+    h = _mix32_numpy(_mix32_numpy((i & low) ^ np.uint64(k0)) ^ ((np.uint64(k1) + (i >> np.uint64(32))) & low))
+    np.multiply(x, np.where((h >> np.uint64(8)) >= np.uint64(threshold), scale, x.dtype.type(0)), out=out)
+
+
+@with_twin(_dropout_into_numpy)
 @numba.njit(cache=True, nogil=True)
 def _dropout_into(x, start, k0, k1, threshold, scale, out):
     # x, out: this chunk's flat elements, starting at flat index `start` of the whole array

@@ -26,6 +26,8 @@ from ttrain.autograd.kernels.conv_rows import (
     _pad_plane,
     _scatter_add,
 )
+from ttrain.autograd.kernels import twins
+from ttrain.autograd.kernels.cold_start import Kernel, with_twin
 from ttrain.autograd.kernels.conv_threads import even_chunk, for_each_chunk
 from ttrain.autograd.ops.errors import ShapeError
 
@@ -117,6 +119,11 @@ def _max_forward_2x2(x, w, ho, wo, y, idx):
                         at[o + ow] = np.int64(k)
 
 
+# Python's calls (conv_fused's kernel calls the dispatcher itself).
+_max_forward_2x2_call = Kernel(_max_forward_2x2, twins.max_forward_2x2)
+
+
+@with_twin(twins.max_backward)
 @njit(cache=True, nogil=True)
 def _max_backward(gy, idx, dx):
     for q in range(gy.shape[0]):
@@ -212,7 +219,7 @@ def max_pool2d_forward(
     lowest = np.array(-np.inf, dtype=x.dtype)[()]
     planes = _planes(x)
     if tuple(win) == (2, 2, 2, 2, 0, 0, 1, 1):
-        task = lambda i, j: _max_forward_2x2(planes[i:j], w, ho, wo, y[i:j], idx[i:j])  # noqa: E731
+        task = lambda i, j: _max_forward_2x2_call(planes[i:j], w, ho, wo, y[i:j], idx[i:j])  # noqa: E731
     else:
         task = lambda i, j: _max_forward(planes[i:j], h, w, *win, ho, wo, lowest, y[i:j], idx[i:j])  # noqa: E731
     for_each_chunk(n * c, even_chunk(n * c), task)
