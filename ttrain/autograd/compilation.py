@@ -13,6 +13,7 @@ keeps `import ttrain` and the CLI light.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 MESSAGE = "compiling kernels, first run only"
 
@@ -78,3 +79,11 @@ def compile_in_background(on: bool = True) -> None:
 def in_background() -> bool:
     """Whether `compile_in_background` is on."""
     return _background
+
+
+def background_kernel(twin: Callable[..., Any] | None = None) -> Callable[[Any], Any]:
+    """Decorator for a Numba kernel outside the engine (the optimizers'), so that it too compiles in
+    the background on a first run: `kernels.cold_start.with_twin` (imports numba)."""
+    from ttrain.autograd.kernels.cold_start import with_twin
+
+    return with_twin(twin)

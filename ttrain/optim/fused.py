@@ -25,14 +25,13 @@ import numba
 import numpy as np
 
 from ttrain.autograd import compilation, parallel
-from ttrain.autograd.kernels.cold_start import with_twin
 
 compilation.watch()  # before any kernel of this module compiles
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 # No twins: while a kernel compiles in the background (kernels.cold_start), the public functions
 # return False and `ttrain.optim.functional` takes its NumPy path, which gives the same bits.
-_cold = with_twin(None)
+_cold = compilation.background_kernel(None)
 
 
 def _in_shares(size: int, task: Callable[[int, int], None]) -> None:
