@@ -62,7 +62,7 @@ def watch() -> None:
 
 def compile_all(on_group: Callable[[str, str], None] | None = None) -> None:
     """Compile every kernel (convolution, pooling, optimizers, elementwise; float32 and float64) into the
-    cache runs load from; `on_group(group, dtype)` is called before each group."""
+    cache runs load from, one process per core; `on_group(group, dtype)` is called as each group is done."""
     from ttrain.autograd.kernels import warmup
 
     warmup.compile_kernels(on_group)

@@ -5,12 +5,15 @@ Each kernel compiles once per argument types, into Numba's on-disk cache (the pa
 the same cache a run loads from. Calling the public kernels on tiny arrays of each float dtype
 takes every path a network can: im2col GEMM, Winograd and direct convolution, the fused conv +
 ReLU + max-pool, both poolings, every fused optimizer update, erf, GELU, dropout and layer norm.
-The types, not the sizes, pick what compiles.
+The types, not the sizes, pick what compiles. The groups compile in parallel processes.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -108,13 +111,30 @@ KERNEL_GROUPS: dict[str, Callable[[type], None]] = {
 }
 
 
-def compile_kernels(on_group: Callable[[str, str], None] | None = None) -> None:
+def _compile_group(group: str, dtype_name: str) -> None:
+    KERNEL_GROUPS[group](np.dtype(dtype_name).type)
+
+
+def compile_kernels(on_group: Callable[[str, str], None] | None = None, processes: int | None = None) -> None:
     """Compile (or load from the cache) every kernel for float32 and float64.
 
-    `on_group(group, dtype_name)` is called before each group of kernels, for progress.
+    The groups compile in `processes` processes at once (default: one per core; Numba compiles
+    holding the GIL, so threads would not help), each writing into the shared cache.
+    `on_group(group, dtype_name)` is called as each group is done, for progress.
     """
-    for dtype in DTYPES:
-        for group, run in KERNEL_GROUPS.items():
+    # group by group, both dtypes at once: the convolutions, the longest, start first
+    groups = [(group, np.dtype(dtype).name) for group in KERNEL_GROUPS for dtype in DTYPES]
+    processes = min(len(groups), processes or os.cpu_count() or 1)
+    if processes <= 1:
+        for group, dtype_name in groups:
+            _compile_group(group, dtype_name)
             if on_group is not None:
-                on_group(group, np.dtype(dtype).name)
-            run(dtype)
+                on_group(group, dtype_name)
+        return
+    # spawn: a fork would copy this process's Numba state and threads
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = {pool.submit(_compile_group, group, dtype_name): (group, dtype_name) for group, dtype_name in groups}
+        for future in as_completed(done):
+            future.result()
+            if on_group is not None:
+                on_group(*done[future])
