@@ -20,6 +20,7 @@ the scalars in the order their docstrings give.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -31,10 +32,16 @@ compilation.watch()  # before any kernel of this module compiles
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 
 
-def _in_shares(size: int, task: Callable[[int, int], None]) -> None:
-    """task(start, stop) over shares of a large parameter on the kernel threads once they run (a CNN's
-    1.2M-weight layer: its update is elementwise, so the bits are the same), else task(0, size)."""
-    parallel.over_rows(size, size, task)
+def _in_shares(kernel: Callable[..., None], arrays: tuple[np.ndarray, ...], *options: Any) -> None:
+    """kernel(*arrays, *options) over shares of the flat `arrays` (the parameter first; an empty
+    placeholder stays empty) on the kernel threads once they run, for a large parameter (a CNN's
+    1.2M-weight layer: its update is elementwise, so the bits are the same); else one direct call,
+    without the slices and the closure (a few microseconds a parameter, a good part of a small step)."""
+    size = arrays[0].size
+    if parallel.splits(size, size):
+        parallel.over_rows(size, size, lambda i, j: kernel(*[a[i:j] for a in arrays], *options))
+    else:
+        kernel(*arrays, *options)
 
 
 @_jit
@@ -136,8 +143,8 @@ def fused_sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, scala
     """SGD in place on `param` and `buf`; scalars: weight_decay, momentum, 1 - dampening, lr.
 
     `first` fills `buf` with the gradient (torch's first momentum step)."""
-    p, g, b = param.reshape(-1), grad.reshape(-1), _flat(buf, param.reshape(-1))
-    _in_shares(p.size, lambda i, j: _sgd_kernel(p[i:j], g[i:j], b[i:j], scalars, nesterov, maximize, first))
+    p = param.reshape(-1)
+    _in_shares(_sgd_kernel, (p, grad.reshape(-1), _flat(buf, p)), scalars, nesterov, maximize, first)
 
 
 def fused_adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
@@ -145,10 +152,9 @@ def fused_adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg
                decoupled: bool) -> None:
     """Adam/AdamW in place on `param` and its moments; scalars: weight_decay, 1 - lr * weight_decay,
     1 - beta1, beta2, 1 - beta2, sqrt(bias correction 2), eps, step size (lr / bias correction 1)."""
-    p, g, m, v = param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
-    v_max = _flat(max_exp_avg_sq, p)
-    _in_shares(p.size, lambda i, j: _adam_kernel(p[i:j], g[i:j], m[i:j], v[i:j], v_max[i:j], scalars, amsgrad, maximize,
-                                                 decoupled))
+    p = param.reshape(-1)
+    arrays = (p, grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), _flat(max_exp_avg_sq, p))
+    _in_shares(_adam_kernel, arrays, scalars, amsgrad, maximize, decoupled)
 
 
 def fused_rmsprop(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, grad_avg: np.ndarray | None,
