@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import threading
-import types
 
 import numpy as np
 import pytest
@@ -19,7 +17,7 @@ def controls():
     found = openblas._thread_controls()
     if found is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS with 64-bit integer symbols")
-    return found.get, found.set
+    return found
 
 
 @pytest.fixture
@@ -76,17 +74,8 @@ def test_calls_from_several_threads_leave_the_count_as_it_was(two_blas_threads):
 
 
 def test_without_the_controls_the_call_is_made_as_it_is(monkeypatch):
-    monkeypatch.setattr(openblas, "_controls", None)
+    monkeypatch.setattr(openblas, "_thread_controls", lambda: None)
     assert openblas.one_thread(lambda x, y=0: x + y, 1, y=2) == 3
-
-
-def test_a_pool_of_one_thread_is_read_without_calling_openblas(monkeypatch):
-    def unexpected(*args):
-        raise AssertionError("OpenBLAS called")
-
-    single = types.SimpleNamespace(pool=ctypes.c_int(1), get=unexpected, set=unexpected)
-    monkeypatch.setattr(openblas, "_controls", single)
-    assert openblas.one_thread(lambda: 5) == 5
 
 
 def test_small_products_give_the_one_thread_bits_and_large_ones_keep_the_threads(two_blas_threads, monkeypatch):
