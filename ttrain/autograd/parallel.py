@@ -17,11 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ttrain.autograd import openblas
-
 # Below this many multiply-adds (products) or elements (elementwise), one call on this thread is
-# quicker than handing out pieces (~10 us a task). Products below it also keep BLAS to one thread
-# (`ttrain.autograd.openblas`): its own split of them gains little and leaves a worker spinning.
+# quicker than handing out pieces (~10 us a task).
 _MIN_PRODUCT = 1 << 21
 _MIN_ELEMENTS = 1 << 18
 
@@ -37,14 +34,9 @@ def install(split: Callable[[int, Callable[[int, int], None]], None] | None) -> 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """a @ b, into `out` if given, split when large and a splitter is installed: over the rows of a
     when b is a matrix (a of any rank), over the batch when both are stacks of matrices of the same
-    batch shape (attention's per-head products). Other shapes run as one `np.matmul`. Without a
-    splitter, a small product of matrices runs on one BLAS thread (`openblas.one_thread`)."""
+    batch shape (attention's per-head products). Other shapes run as one `np.matmul`."""
     split = _split
-    if split is None:  # BLAS has its threads: all but small products use them
-        if a.ndim >= 2 and b.ndim >= 2 and max(a.size * b.shape[-1], b.size * a.shape[-2]) < _MIN_PRODUCT:
-            return openblas.one_thread(np.matmul, a, b, out=out)
-        return np.matmul(a, b, out=out)
-    if a.ndim < 2 or b.ndim < 2 or a.shape[:-2] != b.shape[:-2] and b.ndim != 2:
+    if split is None or a.ndim < 2 or b.ndim < 2 or a.shape[:-2] != b.shape[:-2] and b.ndim != 2:
         return np.matmul(a, b, out=out)
     rows = int(np.prod(a.shape[:-1])) if b.ndim == 2 else int(np.prod(a.shape[:-2]))
     if a.size * b.shape[-1] < _MIN_PRODUCT or rows < 2:  # multiply-adds

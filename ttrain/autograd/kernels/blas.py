@@ -23,21 +23,35 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from ttrain.autograd import openblas
-
 _ROW_MAJOR = 101
 NO_TRANS, TRANS = 111, 112  # CBLAS_TRANSPOSE values for `_cblas_gemm`'s trans_a and trans_b
 
 
 @cache
+def _library() -> tuple[ctypes.CDLL, str] | None:
+    """NumPy's OpenBLAS and its symbol prefix and suffix, if it has 64-bit integer CBLAS GEMMs."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    for pool in threadpool_info():
+        if pool.get("internal_api") != "openblas" or "numpy" not in pool.get("filepath", ""):
+            continue
+        library = ctypes.CDLL(pool["filepath"])
+        for prefix, suffix in (("scipy_", "64_"), ("", "64_")):
+            if hasattr(library, f"{prefix}cblas_sgemm{suffix}"):
+                return library, f"{prefix}cblas_{{}}gemm{suffix}"
+    return None
+
+
+@cache
 def gemm_address(dtype: np.dtype) -> int:
     """The address of the row-major 64-bit-integer CBLAS GEMM for float32 or float64; 0 if none."""
-    found = openblas.library()
+    found = _library()
     if found is None or dtype not in (np.float32, np.float64):
         return 0
-    library, prefix, suffix = found
-    name = f"{prefix}cblas_{'s' if dtype == np.float32 else 'd'}gemm{suffix}"
-    return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+    library, pattern = found
+    return ctypes.cast(getattr(library, pattern.format("s" if dtype == np.float32 else "d")), ctypes.c_void_p).value
 
 
 @intrinsic
