@@ -85,3 +85,12 @@ def test_without_a_splitter_nothing_changes():
     x = np.arange(-3.0, 3.0)
     np.testing.assert_array_equal(parallel.relu(x), np.maximum(x, 0))
     np.testing.assert_array_equal(parallel.relu_grad(np.ones(6), parallel.relu(x)), [0, 0, 0, 0, 1, 1])
+
+
+def test_splits_says_whether_over_rows_cuts_the_work(split_in_three):
+    for rows, elements in ((1000, 1 << 20), (1000, 100), (1, 1 << 20)):
+        shares = []
+        parallel.over_rows(rows, elements, lambda i, j: shares.append((i, j)))
+        assert parallel.splits(rows, elements) == (len(shares) > 1)
+    parallel.install(None)
+    assert not parallel.splits(1000, 1 << 20)

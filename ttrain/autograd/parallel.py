@@ -57,6 +57,12 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return out
 
 
+def splits(rows: int, elements: int) -> bool:
+    """Whether `over_rows(rows, elements, task)` cuts the work (else it is one call, task(0, rows)):
+    callers with work that small call their kernel directly, without building `task`."""
+    return _split is not None and elements >= _MIN_ELEMENTS and rows >= 2
+
+
 def over_rows(rows: int, elements: int, task: Callable[[int, int], None]) -> None:
     """task(start, stop) over shares of range(rows) when `elements` (the work) is large and a
     splitter is installed, else task(0, rows): for row-wise NumPy passes (softmax rows) whose

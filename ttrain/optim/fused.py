@@ -19,7 +19,7 @@ the scalars in the order their docstrings give.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -34,10 +34,21 @@ _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 _cold = compilation.background_kernel(None)
 
 
-def _in_shares(size: int, task: Callable[[int, int], None]) -> None:
-    """task(start, stop) over shares of a large parameter on the kernel threads once they run (a CNN's
-    1.2M-weight layer: its update is elementwise, so the bits are the same), else task(0, size)."""
-    parallel.over_rows(size, size, task)
+def _in_shares(kernel: Any, arrays: tuple[np.ndarray, ...], *options: Any) -> bool:
+    """kernel(*arrays, *options) over shares of the flat `arrays` (the parameter first; an empty
+    placeholder stays empty) on the kernel threads once they run, for a large parameter (a CNN's
+    1.2M-weight layer: its update is elementwise, so the bits are the same); else one direct call,
+    without the slices and the closure (a few microseconds a parameter, a good part of a small step).
+    Returns False, having done nothing, while the kernel compiles in the background (`_cold`)."""
+    if not kernel.ready(*arrays, *options):
+        return False
+    run = kernel.jitted
+    size = arrays[0].size
+    if parallel.splits(size, size):
+        parallel.over_rows(size, size, lambda i, j: run(*[a[i:j] for a in arrays], *options))
+    else:
+        run(*arrays, *options)
+    return True
 
 
 @_cold
@@ -144,11 +155,8 @@ def fused_sgd(param: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, scala
 
     `first` fills `buf` with the gradient (torch's first momentum step). Returns False, having done
     nothing, while the kernel compiles in the background (`_cold`)."""
-    p, g, b = param.reshape(-1), grad.reshape(-1), _flat(buf, param.reshape(-1))
-    if not _sgd_kernel.ready(p, g, b, scalars, nesterov, maximize, first):
-        return False
-    _in_shares(p.size, lambda i, j: _sgd_kernel.jitted(p[i:j], g[i:j], b[i:j], scalars, nesterov, maximize, first))
-    return True
+    p = param.reshape(-1)
+    return _in_shares(_sgd_kernel, (p, grad.reshape(-1), _flat(buf, p)), scalars, nesterov, maximize, first)
 
 
 def fused_adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
@@ -157,13 +165,9 @@ def fused_adam(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg
     """Adam/AdamW in place on `param` and its moments; scalars: weight_decay, 1 - lr * weight_decay,
     1 - beta1, beta2, 1 - beta2, sqrt(bias correction 2), eps, step size (lr / bias correction 1).
     Returns False, having done nothing, while the kernel compiles in the background."""
-    p, g, m, v = param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
-    v_max = _flat(max_exp_avg_sq, p)
-    if not _adam_kernel.ready(p, g, m, v, v_max, scalars, amsgrad, maximize, decoupled):
-        return False
-    _in_shares(p.size, lambda i, j: _adam_kernel.jitted(p[i:j], g[i:j], m[i:j], v[i:j], v_max[i:j], scalars, amsgrad,
-                                                        maximize, decoupled))
-    return True
+    p = param.reshape(-1)
+    arrays = (p, grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1), _flat(max_exp_avg_sq, p))
+    return _in_shares(_adam_kernel, arrays, scalars, amsgrad, maximize, decoupled)
 
 
 def fused_rmsprop(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray, grad_avg: np.ndarray | None,

@@ -32,7 +32,7 @@ class SGD(Optimizer):
 
     def _update_group(self, group: dict[str, Any]) -> None:
         momentum = group["momentum"]
-        options = dict(nesterov=group["nesterov"], maximize=group["maximize"], fused=group["fused"])
+        nesterov, maximize, fused = group["nesterov"], group["maximize"], group["fused"]
         scalars_by_dtype: dict[np.dtype, np.ndarray] = {}  # cast once per step, not once per parameter
         for p in group["params"]:
             if p.grad is None:
@@ -44,6 +44,6 @@ class SGD(Optimizer):
                     data.dtype, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
                     weight_decay=group["weight_decay"])
             buf = self.state[p].get("momentum_buffer") if momentum != 0 else None  # no state without momentum
-            buf = sgd_step(data, p.grad.data, buf, scalars, **options)
+            buf = sgd_step(data, p.grad.data, buf, scalars, nesterov=nesterov, maximize=maximize, fused=fused)
             if momentum != 0:
                 self.state[p]["momentum_buffer"] = buf
