@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ttrain
+from ttrain.autograd.kernels import elementwise
 from ttrain.autograd.kernels.elementwise import erf, gelu
 from ttrain.autograd.kernels.layer_norm import layer_norm_backward, layer_norm_forward
 from ttrain.autograd.ops import normalization as norm
@@ -77,23 +78,14 @@ def test_layer_norm_float32_matches_float64_within_float32_precision():
 
 
 # ---- dropout ----------------------------------------------------------------------------------
-def _mix32_reference(h: np.ndarray) -> np.ndarray:
-    low = np.uint64(0xFFFFFFFF)
-    h = h ^ (h >> np.uint64(16))
-    h = (h * np.uint64(0x7FEB352D)) & low
-    h = h ^ (h >> np.uint64(15))
-    h = (h * np.uint64(0x846CA68B)) & low
-    return h ^ (h >> np.uint64(16))
-
-
 def _dropout_reference(x: np.ndarray, p: float, seed: int) -> np.ndarray:
-    """The kernel's mask from its definition, in NumPy: keep i when hash(seed, i) >> 8 >= p * 2^24."""
-    i = np.arange(x.size, dtype=np.uint64)
-    low = np.uint64(0xFFFFFFFF)
-    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
-    h = _mix32_reference(_mix32_reference((i & low) ^ k0) ^ ((k1 + (i >> np.uint64(32))) & low))
-    keep = (h >> np.uint64(8)) >= np.uint64(round(p * (1 << 24)))
-    return x * np.where(keep.reshape(x.shape), x.dtype.type(1 / (1 - p)), x.dtype.type(0))  # NaN * 0 stays NaN
+    """The kernel's mask from its definition, on the NumPy hash (the kernel's NumPy twin, whole array
+    in one piece): keep i when hash(seed, i) >> 8 >= p * 2^24; x * 0 where dropped (NaN stays NaN)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    elementwise._dropout_into_numpy(flat, 0, seed & 0xFFFFFFFF, seed >> 32, round(p * (1 << 24)),
+                                    x.dtype.type(1 / (1 - p)), out)
+    return out.reshape(x.shape)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -106,7 +107,7 @@ def _product(gemm, a, b, c):
     """c = a @ b inside a kernel: BLAS's GEMM at address `gemm`, or Numba's `_matmul` where `gemm` is
     None. Chosen when the caller is typed, so a BLAS kernel never compiles `_matmul` (~3 s of a
     first run); a branch on the address would compile both."""
-    raise NotImplementedError  # only called from kernels: the overload below
+    _product_typed(numba.typeof(gemm), a, b, c)(gemm, a, b, c)  # from Python: the implementation kernels get
 
 
 @overload(_product, inline="always")
@@ -121,7 +122,8 @@ def _weight_product(gemm, g_rows, cols, first, gyt, product, total):
     (beta 0, then 1). Numba's `_matmul` computes cols @ g_rows^T with g_rows transposed into `gyt` first
     (the GEMM then reduces over the output positions in its vectorized form, and no second GEMM
     kernel is compiled), into `product`, then adds its transpose."""
-    raise NotImplementedError  # only called from kernels: the overload below
+    _weight_product_typed(numba.typeof(gemm), g_rows, cols, first, gyt, product, total)(
+        gemm, g_rows, cols, first, gyt, product, total)  # from Python: the implementation kernels get
 
 
 @overload(_weight_product, inline="always")
